@@ -1,0 +1,38 @@
+"""The registry of problem kinds: how each kind builds its instance, reads its payload and scores it.
+
+A new family (coordination, lifelong MAPF, network design) joins the shared format by adding one module with
+an instance class (``kind``, ``from_data``, ``to_data``, ``name``, ``meta``), ``parse_payload`` and ``score``,
+and one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from routelab.problems import cvrp, cvrptw, tsp
+from routelab.problems.errors import FormatError
+from routelab.problems.score import Score
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    instance_cls: type
+    parse_payload: Callable[[str, dict[str, Any]], dict[str, Any]]
+    score: Callable[[Any, dict[str, Any]], Score]
+    payload_keys: tuple[str, ...]
+
+
+KINDS: dict[str, Kind] = {
+    "tsp": Kind("tsp", tsp.TSPInstance, tsp.parse_payload, tsp.score, ("tour",)),
+    "cvrp": Kind("cvrp", cvrp.CVRPInstance, cvrp.parse_payload, cvrp.score, ("routes",)),
+    "cvrptw": Kind("cvrptw", cvrptw.CVRPTWInstance, cvrp.parse_payload, cvrptw.score, ("routes",)),
+}
+
+
+def get_kind(name: object, source: str = "<document>") -> Kind:
+    if not isinstance(name, str) or name not in KINDS:
+        raise FormatError(source, "kind", f"one of {', '.join(sorted(KINDS))}", name)
+    return KINDS[name]

@@ -1,0 +1,50 @@
+"""The scorer's verdict: feasibility, the recomputed objective and every violation found."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Score:
+    """What the independent scorer concluded about one solution.
+
+    ``objective`` is recomputed from the instance even when the solution is infeasible (it helps to see how
+    long an infeasible tour is); ``cost`` is the PyVRP-style ranking value, infinite when infeasible.
+    """
+
+    feasible: bool
+    objective: float
+    violations: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cost(self) -> float:
+        return self.objective if self.feasible else math.inf
+
+
+MAX_REPORTED_VIOLATIONS = 20
+"""A badly broken solution may violate thousands of constraints; listing the first few is enough to act on."""
+
+
+class ViolationLog:
+    """Collects violation messages, keeping the first :data:`MAX_REPORTED_VIOLATIONS` and counting the rest."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.count = 0
+
+    def add(self, message: str) -> None:
+        self.count += 1
+        if len(self.messages) < MAX_REPORTED_VIOLATIONS:
+            self.messages.append(message)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def as_tuple(self) -> tuple[str, ...]:
+        if self.count > len(self.messages):
+            return (*self.messages, f"... and {self.count - len(self.messages)} more violations")
+        return tuple(self.messages)
