@@ -16,6 +16,7 @@ _REGISTRY: dict[str, str] = {
     "milp": "routelab.solvers.milp:MILPSolver",
     "lkh": "routelab.solvers.lkh:LKHSolver",
     "pyvrp": "routelab.solvers.pyvrp_hgs:PyVRPSolver",
+    "nearest": "routelab.solvers.nearest:NearestNeighbourSolver",
 }
 
 
