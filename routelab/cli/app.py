@@ -1,0 +1,189 @@
+"""The ``routelab`` command line: thin wrappers over library functions, one-line errors, rich tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from routelab.cli.common import console, fmt_number, one_line_errors, parse_options
+from routelab.cli.bench import bench_app
+
+app = typer.Typer(
+    name="routelab",
+    help="Combinatorial optimisation and routing solvers: one format, one scorer, one CLI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@app.command()
+@one_line_errors
+def solve(
+    file: Path = typer.Argument(..., help="Instance file (.json, .npz, .tsp, .atsp, .vrp, Solomon .txt)."),
+    solver: str = typer.Option("ortools", "--solver", "-s", help="Solver name (see `routelab solvers`)."),
+    time_limit: float | None = typer.Option(None, "--time-limit", "-t", help="Seconds (solver default if unset)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the solution JSON here."),
+    option: list[str] | None = typer.Option(None, "--option", help="Solver option KEY=VALUE (repeatable)."),
+    index: int = typer.Option(0, "--index", help="Which instance of a multi-instance file to solve."),
+) -> None:
+    """Solve one instance and print the independently scored result.
+
+    Example: routelab solve kroA100.tsp --solver lkh --time-limit 10 -o kroA100.lkh.json
+    """
+    from routelab.data.readers import read_instances
+    from routelab.problems import FormatError, check, save_solution
+    from routelab.solvers import get_solver
+    from routelab.solvers.base import ensure_supported
+
+    instances = read_instances(file)
+    if not 0 <= index < len(instances):
+        raise FormatError(str(file), "--index", f"an index in 0..{len(instances) - 1}", index)
+    instance = instances[index]
+    engine = get_solver(solver, **parse_options(option))
+    ensure_supported(engine, instance)
+    with console.status(f"{engine.name} on {instance.name} ({instance.num_nodes} nodes)..."):
+        solution = engine.solve(instance, time_limit=time_limit, seed=seed)
+    score = check(instance, solution)
+    if output is not None:
+        save_solution(solution, output)
+    table = Table(title=f"{instance.kind} {instance.name}")
+    for column in ("solver", "objective (rescored)", "solver's claim", "feasible", "time [s]", "status"):
+        table.add_column(column)
+    status = str(solution.stats.get("status", "-"))
+    table.add_row(
+        engine.name,
+        fmt_number(score.objective) if solution.found else "-",
+        fmt_number(solution.objective),
+        "yes" if score.feasible else "[red]no[/red]",
+        f"{solution.runtime_s:.2f}",
+        status,
+    )
+    console.print(table)
+    if "lower_bound" in solution.stats and solution.stats["lower_bound"] is not None:
+        console.print(f"lower bound: {fmt_number(solution.stats['lower_bound'])}")
+    for message in score.violations:
+        console.print(f"[red]violation:[/red] {message}", highlight=False)
+    if not score.feasible:
+        raise typer.Exit(1)
+
+
+@app.command()
+@one_line_errors
+def check(
+    instance_file: Path = typer.Argument(..., help="Instance file."),
+    solution_file: Path = typer.Argument(..., help="Solution (.json shared format, or a VRPLIB .sol)."),
+    index: int = typer.Option(0, "--index", help="Which instance of a multi-instance file."),
+) -> None:
+    """Check a solution against its instance and recompute the objective (exit 1 if infeasible).
+
+    Example: routelab check X-n101-k25.vrp X-n101-k25.sol
+    """
+    from routelab.data.readers import read_instances, read_solution
+    from routelab.problems import FormatError
+    from routelab.problems import check as score_solution
+
+    instances = read_instances(instance_file)
+    if not 0 <= index < len(instances):
+        raise FormatError(str(instance_file), "--index", f"an index in 0..{len(instances) - 1}", index)
+    instance = instances[index]
+    solution = read_solution(solution_file, instance)
+    score = score_solution(instance, solution, str(solution_file))
+    verdict = "[green]feasible[/green]" if score.feasible else "[red]infeasible[/red]"
+    console.print(f"{instance.name}: {verdict}, objective {fmt_number(score.objective)}", highlight=False)
+    claimed = solution.objective
+    if claimed is not None and abs(claimed - score.objective) > 1e-6 * max(1.0, abs(score.objective)):
+        console.print(f"[yellow]note:[/yellow] the solution claims {fmt_number(claimed)}", highlight=False)
+    for message in score.violations:
+        console.print(f"[red]violation:[/red] {message}", highlight=False)
+    if not score.feasible:
+        raise typer.Exit(1)
+
+
+@app.command()
+@one_line_errors
+def convert(
+    source: Path = typer.Argument(..., help="Input (.json, .npz, .tsp, .atsp, .vrp, Solomon .txt, TSP test set .txt)."),
+    target: Path = typer.Argument(..., help="Output; the format follows the extension."),
+) -> None:
+    """Convert between outside formats and the shared format.
+
+    Example: routelab convert C101.txt C101.json
+    """
+    from routelab.data.readers import convert as convert_file
+
+    count = convert_file(source, target)
+    console.print(f"wrote {target} ({count} instance{'s' if count != 1 else ''})")
+
+
+@app.command()
+@one_line_errors
+def generate(
+    kind: str = typer.Argument(..., help="tsp, cvrp or cvrptw."),
+    size: int = typer.Option(..., "--size", "-n", help="Customers (cvrp/cvrptw) or cities (tsp)."),
+    count: int = typer.Option(1, "--count", "-c", help="How many instances."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    output: Path = typer.Option(..., "--output", "-o", help=".json (one), .npz (a batched dataset) or a folder."),
+    asymmetric: bool = typer.Option(False, "--asymmetric", help="Asymmetric matrix instances (ATSP/ACVRP/...)."),
+    option: list[str] | None = typer.Option(None, "--option", help="Generator option KEY=VALUE (repeatable)."),
+) -> None:
+    """Generate seeded uniform random instances.
+
+    Example: routelab generate cvrptw --size 50 --count 1000 --seed 1 -o cvrptw50.npz
+    """
+    from routelab.data.generate import generate as make
+    from routelab.data.readers import write_instances
+
+    options = parse_options(option)
+    if asymmetric:
+        options["asymmetric"] = True
+    instances = make(kind, size, count, seed, **options)
+    write_instances(instances, output)
+    console.print(f"wrote {len(instances)} {kind} instance(s) of size {size} to {output}")
+
+
+@app.command()
+def solvers() -> None:
+    """List the registered solvers, the kinds they solve and what they need."""
+    from routelab.solvers.registry import solver_class, solver_names
+
+    table = Table(title="solvers")
+    for column in ("name", "kinds", "needs"):
+        table.add_column(column)
+    for name in solver_names():
+        try:
+            cls = solver_class(name)
+        except ImportError as exc:  # a solver whose optional dependency is missing is listed, not fatal
+            table.add_row(name, "-", f"[red]unavailable: {exc}[/red]")
+            continue
+        table.add_row(name, ", ".join(sorted(cls.kinds)), cls.needs)
+    console.print(table)
+
+
+@app.command()
+@one_line_errors
+def plot(
+    instance_file: Path = typer.Argument(..., help="Instance file."),
+    solution_file: Path | None = typer.Argument(None, help="Optional solution to draw."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    index: int = typer.Option(0, "--index", help="Which instance of a multi-instance file."),
+) -> None:
+    """Draw an instance (and a solution's routes) on its coordinates.
+
+    Example: routelab plot C101.txt C101.ortools.json -o C101.png
+    """
+    from routelab.bench.plots import plot_routing
+    from routelab.data.readers import read_instances, read_solution
+
+    instance = read_instances(instance_file)[index]
+    solution = read_solution(solution_file, instance) if solution_file is not None else None
+    plot_routing(instance, solution, output)
+    console.print(f"wrote {output}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,61 @@
+"""What every command shares: one-line errors instead of tracebacks, and rich output."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from routelab.problems import FormatError
+from routelab.solvers import UnsupportedInstance
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UsageError(ValueError):
+    """A bad command-line value that the library cannot see (e.g. a malformed --option)."""
+
+
+def one_line_errors(func: F) -> F:
+    """Turn expected failures (bad files, unknown solvers, bad options) into ``error: ...`` and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (FormatError, UnsupportedInstance, UsageError, FileNotFoundError) as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyError as exc:  # unknown solver names come out of the registry as KeyError
+            err_console.print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``["first_solution=savings", "threads=2"]`` -> ``{"first_solution": "savings", "threads": 2}``."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option {pair!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def fmt_number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.1f}"
