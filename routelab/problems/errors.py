@@ -22,5 +22,5 @@ class FormatError(ValueError):
 
 
 def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
+    text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

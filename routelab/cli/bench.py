@@ -1,0 +1,106 @@
+"""``routelab bench run`` and ``routelab bench report``: specs in, resumable CSV rows and leaderboards out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from routelab.cli.common import UsageError, console, one_line_errors
+
+bench_app = typer.Typer(help="Run benchmark specs and turn their results into leaderboards.", no_args_is_help=True)
+
+
+def default_results(spec_path: Path) -> Path:
+    """Results sit beside the spec: leaderboards/tsplib.toml -> leaderboards/results/tsplib.csv."""
+    return spec_path.parent / "results" / f"{spec_path.stem}.csv"
+
+
+def print_boards(rows: list) -> None:
+    from routelab.bench import leaderboards, summary_rows
+
+    for board in leaderboards(rows):
+        headers, body = summary_rows(board)
+        table = Table(title=f"{board.spec}: summary")
+        for header in headers:
+            table.add_column(header)
+        for row in body:
+            table.add_row(*row)
+        console.print(table)
+
+
+@bench_app.command("run")
+@one_line_errors
+def run(
+    spec: Path = typer.Argument(..., help="Benchmark spec (TOML)."),
+    results: Path | None = typer.Option(None, "--results", "-r", help="Results CSV (default: results/<spec>.csv)."),
+    backend: str = typer.Option("local", "--backend", "-b", help="local (process pool) or ray."),
+    workers: int | None = typer.Option(None, "--workers", "-w", help="Parallel jobs (default: CPU count)."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (ray backend)."),
+    root: Path | None = typer.Option(None, "--root", help="Benchmark root (else $ROUTELAB_BENCHMARKS)."),
+    instances: bool = typer.Option(False, "--instances", help="Also print the per-instance table."),
+) -> None:
+    """Run every (instance, solver, seed) job of SPEC, appending a row per finished job; rerun to resume.
+
+    Example: routelab bench run leaderboards/tsplib.toml --workers 2
+    """
+    from routelab.bench import BACKENDS, instance_rows, leaderboards, load_spec, run_spec
+
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers {workers}: expected a positive number")
+    loaded = load_spec(spec)
+    out = results or default_results(spec)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=console,
+    ) as bar:
+        task = bar.add_task(loaded.name, total=None, last="planning...")
+
+        def progress(done: int, total: int, row: object) -> None:
+            last = "" if row is None else f"{row.instance} {row.solver}: {row.status}"  # type: ignore[attr-defined]
+            bar.update(task, completed=done, total=total, last=last)
+
+        rows = run_spec(loaded, out, backend=backend, workers=workers, address=address, progress=progress, root=root)
+    console.print(f"results: {out} ({len(rows)} rows)")
+    if instances:
+        for board in leaderboards(rows):
+            headers, body = instance_rows(board)
+            table = Table(title=f"{board.spec}: per instance")
+            for header in headers:
+                table.add_column(header)
+            for row in body:
+                table.add_row(*row)
+            console.print(table)
+    print_boards(rows)
+
+
+@bench_app.command("report")
+@one_line_errors
+def report(
+    results: list[Path] = typer.Argument(..., help="One or more results CSVs."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Markdown file to write."),
+    title: str = typer.Option("Leaderboard", "--title", help="Report title."),
+    machine: str | None = typer.Option(None, "--machine", help="A line describing the machine and its limits."),
+    baseline: str | None = typer.Option(None, "--baseline", help="Solver label to compare against (ortools)."),
+) -> None:
+    """Print the leaderboard of results CSVs and optionally write it as markdown.
+
+    Example: routelab bench report leaderboards/results/solomon.csv -o leaderboards/solomon.md
+    """
+    from routelab.bench import read_results, write_report
+
+    for path in results:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such results file")
+    print_boards(read_results(results))
+    if output is not None:
+        write_report(results, output, title=title, machine_note=machine, baseline=baseline)
+        console.print(f"wrote {output}")
