@@ -1,0 +1,127 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from routelab.cli.app import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def cvrptw_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tw.json"
+    result = invoke("generate", "cvrptw", "--size", 12, "--seed", 3, "-o", path)
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_solve_then_check_agree(tmp_path: Path, cvrptw_file: Path):
+    out = tmp_path / "sol.json"
+    result = invoke("solve", cvrptw_file, "--solver", "nearest", "-o", out)
+    assert result.exit_code == 0, result.output
+    claimed = json.loads(out.read_text())["objective"]
+    checked = invoke("check", cvrptw_file, out)
+    assert checked.exit_code == 0, checked.output
+    assert "feasible" in checked.output
+    assert f"{claimed:.6g}" in checked.output
+
+
+def test_check_reports_violations_and_exits_1(tmp_path: Path, cvrptw_file: Path):
+    out = tmp_path / "sol.json"
+    assert invoke("solve", cvrptw_file, "--solver", "nearest", "-o", out).exit_code == 0
+    doc = json.loads(out.read_text())
+    doc["routes"] = [sum(doc["routes"], [])] + [[doc["routes"][0][0]]]  # one giant route, one customer twice
+    out.write_text(json.dumps(doc))
+    result = invoke("check", cvrptw_file, out)
+    assert result.exit_code == 1
+    assert "infeasible" in result.output
+    assert f"customer {doc['routes'][1][0]} visited 2 times" in result.output
+    assert "> capacity" in result.output
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"routelab": "instance/1", "kind": "knapsack", "name": "x", "data": {}}))
+    result = invoke("solve", bad, "--solver", "nearest")
+    assert result.exit_code == 2
+    assert "bad.json: kind: expected one of" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_solver_and_bad_option(cvrptw_file: Path):
+    result = invoke("solve", cvrptw_file, "--solver", "nope")
+    assert result.exit_code == 2 and "unknown solver 'nope'" in result.output
+    result = invoke("solve", cvrptw_file, "--solver", "nearest", "--option", "garbage")
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_missing_file(tmp_path: Path):
+    result = invoke("check", tmp_path / "none.json", tmp_path / "none.sol.json")
+    assert result.exit_code == 2
+    assert "none.json" in result.output
+
+
+def test_convert_round_trip(tmp_path: Path, cvrptw_file: Path):
+    npz = tmp_path / "tw.npz"
+    back = tmp_path / "back.json"
+    assert invoke("convert", cvrptw_file, npz).exit_code == 0
+    assert invoke("convert", npz, back).exit_code == 0
+    assert json.loads(back.read_text()) == json.loads(cvrptw_file.read_text())
+
+
+def test_generate_dataset(tmp_path: Path):
+    out = tmp_path / "d.npz"
+    result = invoke("generate", "tsp", "--size", 20, "--count", 5, "--seed", 1, "-o", out)
+    assert result.exit_code == 0, result.output
+    from routelab.problems import load_dataset
+
+    assert [inst.num_nodes for inst in load_dataset(out)] == [20] * 5
+
+
+def test_plot_writes_a_png(tmp_path: Path, cvrptw_file: Path):
+    sol = tmp_path / "sol.json"
+    assert invoke("solve", cvrptw_file, "--solver", "nearest", "-o", sol).exit_code == 0
+    png = tmp_path / "p.png"
+    result = invoke("plot", cvrptw_file, sol, "-o", png)
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_solvers_lists_the_baselines():
+    result = invoke("solvers")
+    assert result.exit_code == 0
+    for name in ("ortools", "milp", "lkh", "nearest"):
+        assert name in result.output
+
+
+def test_bench_run_and_report(tmp_path: Path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(
+        'name = "tiny"\ntime_limit = 1\nseeds = [0, 1]\n'
+        '[[instances]]\ngenerator = { kind = "cvrp", size = 8, count = 2, seed = 5 }\n'
+        '[[solvers]]\nname = "nearest"\n'
+    )
+    csv = tmp_path / "tiny.csv"
+    result = invoke("bench", "run", spec, "--results", csv, "--workers", 1)
+    assert result.exit_code == 0, result.output
+    assert len(csv.read_text().strip().splitlines()) == 1 + 4
+    md = tmp_path / "tiny.md"
+    result = invoke("bench", "report", csv, "-o", md)
+    assert result.exit_code == 0, result.output
+    assert "## tiny" in md.read_text()
+
+
+def test_bench_bad_backend(tmp_path: Path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(
+        'name = "t"\ntime_limit = 1\n[[instances]]\ngenerator = { kind = "tsp", size = 5, count = 1, seed = 0 }\n'
+        '[[solvers]]\nname = "nearest"\n'
+    )
+    result = invoke("bench", "run", spec, "--backend", "slurm")
+    assert result.exit_code == 2 and "--backend" in result.output
