@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from routelab.cli.common import console, fmt_number, one_line_errors, parse_options
 from routelab.cli.bench import bench_app
+from routelab.cli.common import console, fmt_number, one_line_errors, parse_options
 
 app = typer.Typer(
     name="routelab",

@@ -36,7 +36,8 @@ def test_check_reports_violations_and_exits_1(tmp_path: Path, cvrptw_file: Path)
     out = tmp_path / "sol.json"
     assert invoke("solve", cvrptw_file, "--solver", "nearest", "-o", out).exit_code == 0
     doc = json.loads(out.read_text())
-    doc["routes"] = [sum(doc["routes"], [])] + [[doc["routes"][0][0]]]  # one giant route, one customer twice
+    everything = [c for route in doc["routes"] for c in route]
+    doc["routes"] = [everything, [everything[0]]]  # one giant route, one customer twice
     out.write_text(json.dumps(doc))
     result = invoke("check", cvrptw_file, out)
     assert result.exit_code == 1
