@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from routelab.cli.bench import bench_app
-from routelab.cli.common import console, fmt_number, one_line_errors, parse_options
+from routelab.cli.common import console, fmt_number, one_line_errors, parse_options, pick_instance
 
 app = typer.Typer(
     name="routelab",
@@ -35,15 +35,11 @@ def solve(
 
     Example: routelab solve kroA100.tsp --solver lkh --time-limit 10 -o kroA100.lkh.json
     """
-    from routelab.data.readers import read_instances
-    from routelab.problems import FormatError, check, save_solution
+    from routelab.problems import check, save_solution
     from routelab.solvers import get_solver
     from routelab.solvers.base import ensure_supported
 
-    instances = read_instances(file)
-    if not 0 <= index < len(instances):
-        raise FormatError(str(file), "--index", f"an index in 0..{len(instances) - 1}", index)
-    instance = instances[index]
+    instance = pick_instance(file, index)
     engine = get_solver(solver, **parse_options(option))
     ensure_supported(engine, instance)
     with console.status(f"{engine.name} on {instance.name} ({instance.num_nodes} nodes)..."):
@@ -83,14 +79,10 @@ def check(
 
     Example: routelab check X-n101-k25.vrp X-n101-k25.sol
     """
-    from routelab.data.readers import read_instances, read_solution
-    from routelab.problems import FormatError
+    from routelab.data.readers import read_solution
     from routelab.problems import check as score_solution
 
-    instances = read_instances(instance_file)
-    if not 0 <= index < len(instances):
-        raise FormatError(str(instance_file), "--index", f"an index in 0..{len(instances) - 1}", index)
-    instance = instances[index]
+    instance = pick_instance(instance_file, index)
     solution = read_solution(solution_file, instance)
     score = score_solution(instance, solution, str(solution_file))
     verdict = "[green]feasible[/green]" if score.feasible else "[red]infeasible[/red]"
@@ -177,9 +169,9 @@ def plot(
     Example: routelab plot C101.txt C101.ortools.json -o C101.png
     """
     from routelab.bench.plots import plot_routing
-    from routelab.data.readers import read_instances, read_solution
+    from routelab.data.readers import read_solution
 
-    instance = read_instances(instance_file)[index]
+    instance = pick_instance(instance_file, index)
     solution = read_solution(solution_file, instance) if solution_file is not None else None
     plot_routing(instance, solution, output)
     console.print(f"wrote {output}")

@@ -59,3 +59,14 @@ def fmt_number(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.1f}"
+
+
+def pick_instance(path: Any, index: int) -> Any:
+    """Instance ``index`` of a file (most files hold one; TSP test sets and datasets hold many)."""
+    from routelab.data.readers import read_instances
+    from routelab.problems import FormatError
+
+    instances = read_instances(path)
+    if not 0 <= index < len(instances):
+        raise FormatError(str(path), "--index", f"an index in 0..{len(instances) - 1}", index)
+    return instances[index]
