@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import socket
 import time
 from dataclasses import asdict, dataclass, fields
@@ -110,7 +109,6 @@ class ResultRow:
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
-_MORE = re.compile(r"^\.\.\. and (\d+) more violations$")
 
 
 # -- loading instances ----------------------------------------------------------------------------------
@@ -241,7 +239,7 @@ def run_job(job: Job) -> ResultRow:
 def _score_into(row: ResultRow, instance: Any, solution: Solution, reference: float | None) -> None:
     row.solver_objective = _finite(solution.objective)
     row.stats = _one_line(json.dumps(solution.stats or {}, sort_keys=True, default=str))
-    if not solution.found and not solution.payload:
+    if not solution.found and not any(solution.payload.values()):
         row.status = "no_solution"
         return
     try:
@@ -255,9 +253,7 @@ def _score_into(row: ResultRow, instance: Any, solution: Solution, reference: fl
     row.objective = _finite(score.objective)
     row.feasible = bool(score.feasible)
     if score.violations:
-        # Score keeps the first messages and summarises the rest as "... and N more violations".
-        more = _MORE.match(score.violations[-1])
-        row.violations = len(score.violations) - 1 + int(more.group(1)) if more else len(score.violations)
+        row.violations = score.violation_count
         row.first_violation = _one_line(score.violations[0])
     row.status = "ok" if score.feasible else "infeasible"
     if score.feasible and reference and row.objective is not None:

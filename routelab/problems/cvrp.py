@@ -150,5 +150,6 @@ def score(instance: CVRPInstance, payload: dict[str, Any]) -> Score:
         feasible=not log,
         objective=float(sum(lengths)),
         violations=log.as_tuple(),
+        violation_count=log.count,
         details={"routes": len(lengths)},
     )

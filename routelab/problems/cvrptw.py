@@ -129,5 +129,6 @@ def score(instance: CVRPTWInstance, payload: dict[str, Any]) -> Score:
         feasible=not log,
         objective=total,
         violations=log.as_tuple(),
+        violation_count=log.count,
         details={"routes": sum(1 for r in routes if r), "total_duration": duration},
     )

@@ -19,6 +19,13 @@ class Score:
     objective: float
     violations: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    violation_count: int = 0
+    """How many violations there were in all; ``violations`` lists only the first few."""
+
+    def __post_init__(self) -> None:
+        listed = sum(1 for v in self.violations if not v.startswith("... and "))
+        if self.violation_count < listed:
+            object.__setattr__(self, "violation_count", listed)
 
     @property
     def cost(self) -> float:

@@ -53,4 +53,10 @@ def score(instance: TSPInstance, payload: dict[str, Any]) -> Score:
         log.add(f"city {city} never visited")
     valid = [c for c in tour if 0 <= c < n]
     length = tour_length(instance, valid) if len(valid) > 1 else 0.0
-    return Score(feasible=not log, objective=length, violations=log.as_tuple(), details={"cities": len(tour)})
+    return Score(
+        feasible=not log,
+        objective=length,
+        violations=log.as_tuple(),
+        violation_count=log.count,
+        details={"cities": len(tour)},
+    )

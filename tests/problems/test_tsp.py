@@ -61,3 +61,10 @@ def test_solution_for_another_instance_is_refused():
 def test_bad_geometry_names_the_field(kwargs, field):
     with pytest.raises(FormatError, match=field):
         TSPInstance(name="bad", **kwargs)
+
+
+def test_violation_count_covers_unlisted_violations():
+    inst = TSPInstance(name="many", coords=np.random.default_rng(0).random((40, 2)))
+    score = check(inst, Solution(kind="tsp", instance="many", solver="t", payload={"tour": [0]}))
+    assert score.violation_count == 39
+    assert len(score.violations) == 21 and score.violations[-1] == "... and 19 more violations"
