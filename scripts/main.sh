@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p runs
 rm -f runs/demo.csv
-.venv/bin/routelab bench run leaderboards/demo.toml --results runs/demo.csv
-.venv/bin/routelab bench report runs/demo.csv -o runs/demo.md
+.venv/bin/routelab bench run leaderboards/demo.toml --results runs/demo.csv --instances
+.venv/bin/routelab bench report runs/demo.csv -o runs/demo.md > /dev/null
+echo "leaderboard: runs/demo.md (per-instance table included)"

@@ -52,6 +52,8 @@ class SolverSummary:
     mean_gap_to_baseline: float | None
     gaps_to_baseline: int
     mean_runtime_s: float | None
+    unsupported: int = 0
+    """Jobs the solver declined (``supports`` gave a reason); counted in ``jobs`` but not a failure to find."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def _leaderboard(spec: str, rows: list[ResultRow], baseline: str | None) -> Lead
                 mean_gap_to_baseline=0.0 if solver == base else _mean(base_gaps),
                 gaps_to_baseline=len(base_gaps),
                 mean_runtime_s=_mean(r.runtime_s for r in rows if r.solver == solver and r.runtime_s is not None),
+                unsupported=sum(r.solver == solver and r.status == "unsupported" for r in rows),
             )
         )
     return Leaderboard(spec=spec, baseline=base, cells=tuple(cells), summary=tuple(summary))
@@ -176,7 +179,7 @@ def summary_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
             s.solver,
             fmt_gap(s.mean_gap_to_reference) + (f" (n={s.gaps_to_reference})" if s.gaps_to_reference else ""),
             fmt_gap(s.mean_gap_to_baseline) + (f" (n={s.gaps_to_baseline})" if s.gaps_to_baseline else ""),
-            f"{s.feasible}/{s.jobs}",
+            f"{s.feasible}/{s.jobs}" + (f" ({s.unsupported} unsupported)" if s.unsupported else ""),
             fmt_time(s.mean_runtime_s),
         ]
         for s in sorted(board.summary, key=_summary_order)

@@ -113,3 +113,10 @@ def test_later_rows_override_earlier_ones() -> None:
     cells = {(c.instance, c.solver): c for c in board.cells}
     assert cells[("A", "nearest")].objective == 119.0
     assert cells[("A", "nearest")].feasible == 2
+
+
+def test_unsupported_jobs_are_named_in_the_summary() -> None:
+    rows = [*ROWS, row("A", "milp", 0, None, status="unsupported"), row("B", "milp", 0, None, status="unsupported")]
+    (board,) = leaderboards(rows)
+    _, table = summary_rows(board)
+    assert ["milp", "-", "-", "0/2 (2 unsupported)", "1.00"] in table
