@@ -150,6 +150,7 @@ class _Model:
         self.integer_cols: np.ndarray = np.zeros(0, dtype=np.int32)
         self.costs = np.zeros(0)
         self.inconsistent_runs = 0
+        self.cold_lp_time = 0.0
         self._incumbents: list[np.ndarray] = []
         self._collect = False
         h = self.h
@@ -269,12 +270,17 @@ class _Model:
     def _run(self, time_left: float | None, *, mip: bool) -> _Result:
         h = self.h
         # HiGHS 1.16 measures an LP's time_limit against the run time summed over every run of this object but a
-        # MIP's against the current run only, so an LP limit is offset by that sum. It finishes its current step
-        # after the limit (about 0.5 s on a million columns), hence the margin.
+        # MIP's against the current run only, so an LP limit is offset by that sum. A MIP also overruns its limit
+        # by about its presolve and first LP from scratch (3 s on pcb1173's 690k columns), so its budget keeps a
+        # margin of 1.5 times the first (cold) LP of this model; a run that cannot fit is not started.
         if time_left is None:
             limit = _INF
         else:
-            limit = 0.97 * float(time_left) + (0.0 if mip else h.getRunTime())
+            margin = 2.5e-6 * self.num_cols + (1.5 * self.cold_lp_time if mip else 0.0)
+            budget = 0.97 * float(time_left) - margin
+            if budget <= 0.0:
+                return _Result("limit", None, math.inf, -math.inf)
+            limit = budget + (0.0 if mip else h.getRunTime())
         h.setOptionValue("time_limit", limit)
         if self.threads is not None:
             # The thread pool is global to the process and fixed at its first use; a run asking for a different
@@ -282,7 +288,10 @@ class _Model:
             highspy.Highs.resetGlobalScheduler(True)
         self._incumbents = []
         self._collect = mip
+        started = time.perf_counter()
         h.run()
+        if not mip and self.cold_lp_time == 0.0:
+            self.cold_lp_time = time.perf_counter() - started
         self._collect = False
         model_status = h.getModelStatus()
         info = h.getInfo()
@@ -753,7 +762,7 @@ class MILPSolver:
                     res = None
                     break
                 lower = max(lower, self._round_bound(min(res.bound, fixed_at), integral))
-                stats.setdefault("root_bound", float(res.bound))
+                stats["root_bound"] = max(stats.get("root_bound", -math.inf), float(res.bound))
                 if np.all(np.abs(res.x - np.round(res.x)) < _EPS):  # an integral LP optimum may be a tour
                     chosen = np.flatnonzero(res.x[:n_cols] > 0.5)
                     cycles = (_edge_cycles if symmetric else _arc_cycles)(ii[chosen], jj[chosen], n)
@@ -774,7 +783,6 @@ class MILPSolver:
                 model.add_rows(new)
                 res = None
             if res is not None and res.reduced_costs is not None:
-                stats["root_bound"] = max(stats["root_bound"], float(res.bound))
                 fix_by_reduced_cost(res.bound, res.reduced_costs)
             model.set_integrality(True)
             return False
