@@ -8,6 +8,7 @@ summary run over the instances where the gap exists, so read them next to the fe
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class Cell:
     gap_to_baseline: float | None
     runtime_s: float | None
     statuses: str
+    bound: str = ""
+    """What exact solvers proved: "optimal", or the best lower bound over seeds; empty for heuristics."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,21 @@ def _gap(value: float | None, other: float | None) -> float | None:
     if value is None or other is None or other == 0:
         return None
     return 100.0 * (value - other) / other
+
+
+def _proof(group: list[ResultRow]) -> str:
+    """``optimal`` when a seed proved its answer optimal, else ``>= B`` for the best proven lower bound, else ""."""
+    bounds = []
+    for row in group:
+        try:
+            stats = json.loads(row.stats) if row.stats else {}
+        except json.JSONDecodeError:
+            continue
+        if row.status == "ok" and stats.get("status") == "optimal":
+            return "optimal"
+        if isinstance(stats.get("lower_bound"), (int, float)):
+            bounds.append(float(stats["lower_bound"]))
+    return f">= {fmt_objective(max(bounds))}" if bounds else ""
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -132,6 +150,7 @@ def _leaderboard(spec: str, rows: list[ResultRow], baseline: str | None) -> Lead
                 gap_to_baseline=None if solver == base else _gap(objective, base_objective),
                 runtime_s=_mean(r.runtime_s for r in group if r.status in ("ok", "infeasible", "no_solution")),
                 statuses=", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                bound=_proof(group),
             )
         )
     summary = []
@@ -196,12 +215,23 @@ def _summary_order(s: SolverSummary) -> tuple[int, float, str]:
 def instance_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     """Headers and string rows of the per (instance, solver) table."""
     vs = board.baseline or DEFAULT_BASELINE
-    headers = ["instance", "solver", "objective", "reference", "gap to ref %", f"gap to {vs} %", "feasible", "time s"]
+    headers = [
+        "instance",
+        "solver",
+        "objective",
+        "proven",
+        "reference",
+        "gap to ref %",
+        f"gap to {vs} %",
+        "feasible",
+        "time s",
+    ]
     rows = [
         [
             c.instance,
             c.solver,
             fmt_objective(c.objective),
+            c.bound,
             fmt_objective(c.reference),
             fmt_gap(c.gap_to_reference),
             fmt_gap(c.gap_to_baseline),

@@ -69,7 +69,7 @@ def test_table_rows_for_the_cli() -> None:
     ]
     headers, rows = instance_rows(board)
     assert headers[0:2] == ["instance", "solver"]
-    assert ["A", "nearest", "138", "100", "+38.00", "+20.00", "1/2 (infeasible 1, ok 1)", "1.00"] in rows
+    assert ["A", "nearest", "138", "", "100", "+38.00", "+20.00", "1/2 (infeasible 1, ok 1)", "1.00"] in rows
 
 
 def test_baseline_falls_back_to_an_ortools_label() -> None:
@@ -105,7 +105,7 @@ def test_write_report_reads_csvs(tmp_path: Path) -> None:
     assert "Machine: 2 vCPU VM" in text
     assert "## hand" in text
     assert "| nearest | +24.00 (n=2) | +15.00 (n=2) | 3/4 | 1.00 |" in text
-    assert "| A | nearest | 138 | 100 | +38.00 | +20.00 | 1/2 (infeasible 1, ok 1) | 1.00 |" in text
+    assert "| A | nearest | 138 |  | 100 | +38.00 | +20.00 | 1/2 (infeasible 1, ok 1) | 1.00 |" in text
 
 
 def test_later_rows_override_earlier_ones() -> None:
@@ -120,3 +120,16 @@ def test_unsupported_jobs_are_named_in_the_summary() -> None:
     (board,) = leaderboards(rows)
     _, table = summary_rows(board)
     assert ["milp", "-", "-", "0/2 (2 unsupported)", "1.00"] in table
+
+
+def test_exact_solvers_show_what_they_proved() -> None:
+    rows = [
+        *ROWS,
+        row("A", "milp", 0, 100.0, stats='{"status": "optimal", "lower_bound": 100.0}'),
+        row("B", "milp", 0, 210.0, stats='{"status": "feasible", "lower_bound": 190.5}'),
+    ]
+    (board,) = leaderboards(rows)
+    cells = {(c.instance, c.solver): c for c in board.cells}
+    assert cells[("A", "milp")].bound == "optimal"
+    assert cells[("B", "milp")].bound == ">= 190.5"
+    assert cells[("A", "ortools")].bound == ""
