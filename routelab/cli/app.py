@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from routelab.cli.bench import bench_app
-from routelab.cli.common import console, fmt_number, one_line_errors, parse_options, pick_instance
+from routelab.cli.common import console, fmt_number, one_line_errors, parse_options, pick_instance, report_violations
 
 app = typer.Typer(
     name="routelab",
@@ -62,10 +62,7 @@ def solve(
     console.print(table)
     if "lower_bound" in solution.stats and solution.stats["lower_bound"] is not None:
         console.print(f"lower bound: {fmt_number(solution.stats['lower_bound'])}")
-    for message in score.violations:
-        console.print(f"[red]violation:[/red] {message}", highlight=False)
-    if not score.feasible:
-        raise typer.Exit(1)
+    report_violations(score)
 
 
 @app.command()
@@ -90,10 +87,7 @@ def check(
     claimed = solution.objective
     if claimed is not None and abs(claimed - score.objective) > 1e-6 * max(1.0, abs(score.objective)):
         console.print(f"[yellow]note:[/yellow] the solution claims {fmt_number(claimed)}", highlight=False)
-    for message in score.violations:
-        console.print(f"[red]violation:[/red] {message}", highlight=False)
-    if not score.feasible:
-        raise typer.Exit(1)
+    report_violations(score)
 
 
 @app.command()

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from routelab.cli.common import UsageError, console, one_line_errors
+from routelab.cli.common import UsageError, console, one_line_errors, print_table
 
 bench_app = typer.Typer(help="Run benchmark specs and turn their results into leaderboards.", no_args_is_help=True)
 
@@ -18,17 +17,14 @@ def default_results(spec_path: Path) -> Path:
     return spec_path.parent / "results" / f"{spec_path.stem}.csv"
 
 
-def print_boards(rows: list) -> None:
-    from routelab.bench import leaderboards, summary_rows
+def print_boards(rows: list, *, per_instance: bool = False) -> None:
+    """The summary table of each spec in ``rows`` (after the per-instance table when asked for)."""
+    from routelab.bench import instance_rows, leaderboards, summary_rows
 
     for board in leaderboards(rows):
-        headers, body = summary_rows(board)
-        table = Table(title=f"{board.spec}: summary")
-        for header in headers:
-            table.add_column(header)
-        for row in body:
-            table.add_row(*row)
-        console.print(table)
+        if per_instance:
+            print_table(f"{board.spec}: per instance", *instance_rows(board))
+        print_table(f"{board.spec}: summary", *summary_rows(board))
 
 
 @bench_app.command("run")
@@ -46,7 +42,7 @@ def run(
 
     Example: routelab bench run leaderboards/tsplib.toml --workers 2
     """
-    from routelab.bench import BACKENDS, instance_rows, leaderboards, load_spec, run_spec
+    from routelab.bench import BACKENDS, load_spec, run_spec
 
     if backend not in BACKENDS:
         raise UsageError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
@@ -70,16 +66,7 @@ def run(
 
         rows = run_spec(loaded, out, backend=backend, workers=workers, address=address, progress=progress, root=root)
     console.print(f"results: {out} ({len(rows)} rows)")
-    if instances:
-        for board in leaderboards(rows):
-            headers, body = instance_rows(board)
-            table = Table(title=f"{board.spec}: per instance")
-            for header in headers:
-                table.add_column(header)
-            for row in body:
-                table.add_row(*row)
-            console.print(table)
-    print_boards(rows)
+    print_boards(rows, per_instance=instances)
 
 
 @bench_app.command("report")

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from routelab.problems import FormatError
 from routelab.solvers import UnsupportedInstance
@@ -70,3 +71,20 @@ def pick_instance(path: Any, index: int) -> Any:
     if not 0 <= index < len(instances):
         raise FormatError(str(path), "--index", f"an index in 0..{len(instances) - 1}", index)
     return instances[index]
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def report_violations(score: Any) -> None:
+    """Print the scorer's violations and exit 1 when the solution is infeasible (solve and check agree)."""
+    for message in score.violations:
+        console.print(f"[red]violation:[/red] {message}", highlight=False)
+    if not score.feasible:
+        raise typer.Exit(1)
