@@ -38,6 +38,14 @@ def kind_reason(solver: Solver, instance: Any) -> str | None:
     return None
 
 
+def size_reason(solver: Solver, instance: Any, max_nodes: int) -> str | None:
+    """``kind_reason`` plus a node limit, the check of solvers whose memory grows with the full matrix."""
+    reason = kind_reason(solver, instance)
+    if reason is None and instance.num_nodes > max_nodes:
+        reason = f"more than {max_nodes} nodes ({instance.num_nodes})"
+    return reason
+
+
 def ensure_supported(solver: Solver, instance: Any) -> None:
     reason = solver.supports(instance)
     if reason is not None:

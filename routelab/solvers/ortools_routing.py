@@ -39,9 +39,17 @@ from typing import Any
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from routelab.problems import Solution
-from routelab.solvers.base import Stopwatch, ensure_supported, kind_reason
+from routelab.solvers.base import Stopwatch, ensure_supported, size_reason
 from routelab.solvers.results import no_solution, scored_solution
-from routelab.solvers.scaling import integer_loads, length_scale, round_down, round_nearest, round_up, time_scale
+from routelab.solvers.scaling import (
+    checked_scale,
+    integer_loads,
+    length_scale,
+    round_down,
+    round_nearest,
+    round_up,
+    time_scale,
+)
 
 DEFAULT_TIME_LIMIT = 10.0
 """Seconds of search when the caller passes ``time_limit=None``."""
@@ -112,15 +120,10 @@ class ORToolsSolver:
             else _enum_name(first_solution, FIRST_SOLUTION_STRATEGIES, "strategy")
         )
         self.metaheuristic = _enum_name(metaheuristic, METAHEURISTICS, "metaheuristic")
-        if scale is not None and (int(scale) != scale or scale < 1):
-            raise ValueError(f"scale must be a positive integer, got {scale!r}")
-        self.scale = None if scale is None else int(scale)
+        self.scale = checked_scale(scale)
 
     def supports(self, instance: Any) -> str | None:
-        reason = kind_reason(self, instance)
-        if reason is None and instance.num_nodes > MAX_NODES:
-            reason = f"more than {MAX_NODES} nodes ({instance.num_nodes})"
-        return reason
+        return size_reason(self, instance, MAX_NODES)
 
     def solve(self, instance: Any, *, time_limit: float | None = None, seed: int = 0) -> Solution:
         ensure_supported(self, instance)

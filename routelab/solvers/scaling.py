@@ -117,3 +117,12 @@ def integer_loads(instance: Any) -> tuple[np.ndarray, int, int]:
         return np.rint(demands).astype(np.int64), int(instance.capacity), 1
     factor = FRACTIONAL_LOAD_SCALE
     return round_up(demands, factor), int(round_down(np.array([instance.capacity]), factor)[0]), factor
+
+
+def checked_scale(scale: Any) -> int | None:
+    """A user's ``scale`` option: None (choose per instance) or a positive integer."""
+    if scale is None:
+        return None
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or int(scale) != scale or scale < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    return int(scale)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from routelab.problems import CVRPInstance, CVRPTWInstance, TSPInstance
 from routelab.solvers.scaling import (
@@ -53,3 +54,19 @@ def test_time_factor_follows_durations_and_loads_scale_only_when_fractional() ->
     fractional = CVRPInstance(name="f", coords=coords, demands=[0, 0.5, 1.25], capacity=2.5)
     demands, capacity, factor = integer_loads(fractional)
     assert factor > 1 and capacity == 2.5 * factor and list(demands) == [0, 0.5 * factor, 1.25 * factor]
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "10", True])
+def test_scale_option_must_be_a_positive_integer(bad):
+    from routelab.solvers.scaling import checked_scale
+
+    with pytest.raises(ValueError, match="scale must be a positive integer"):
+        checked_scale(bad)
+
+
+def test_scale_option_passes_integers_and_none():
+    from routelab.solvers.scaling import checked_scale
+
+    assert checked_scale(None) is None
+    assert checked_scale(100) == 100
+    assert checked_scale(1000.0) == 1000
