@@ -171,5 +171,38 @@ def plot(
     console.print(f"wrote {output}")
 
 
+train_app = typer.Typer(help="Fit the models and tables that ship inside the package.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("gt-prior")
+@one_line_errors
+def train_gt_prior(
+    sizes: str = typer.Option("100,200,500,1000,2000", "--sizes", help="Comma-separated city counts."),
+    count: int = typer.Option(6, "--count", "-c", help="Generated instances per size."),
+    seed: int = typer.Option(0, "--seed", help="Generator and LKH seed."),
+    k: int = typer.Option(20, "--k", help="Neighbour ranks to tabulate."),
+    time_limit: float = typer.Option(10.0, "--time-limit", "-t", help="LKH seconds per instance."),
+    output: Path = typer.Option(..., "--output", "-o", help="Table JSON to write."),
+) -> None:
+    """Fit the GT-Prior rank table from LKH tours of generated uniform instances (never test sets).
+
+    Example: routelab train gt-prior -o routelab/solvers/checkpoints/gt_prior.json
+    """
+    from routelab.cli.common import UsageError
+    from routelab.solvers.gt_prior import fit_table, save_table
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--sizes {sizes!r}: expected comma-separated integers") from None
+    if not size_list or min(size_list) < 4 or count < 1 or k < 1:
+        raise UsageError("--sizes (>= 4 cities each), --count and --k must be positive")
+    with console.status(f"solving {count} instances of each size {size_list} with LKH..."):
+        table = fit_table(size_list, count, seed, k=k, time_limit=time_limit)
+    save_table(table, output)
+    console.print(f"wrote {output} ({table['fitted']['seconds']} s)")
+
+
 def main() -> None:
     app()

@@ -7,6 +7,8 @@ MCTS on TSP-10000 fits in memory. Kinds:
   ICML 2024), a parameter-free stand-in for learned heatmaps. ``tau`` is the published value at 500 / 1,000 /
   10,000 cities on the unit square, interpolated in log n between them, and scaled by the instance's typical
   nearest-neighbour distance so that it does not depend on the coordinate units (see :func:`softdist_tau`).
+- ``gt_prior``: the probability that a near-optimal tour uses a city's r-th nearest neighbour, fitted from LKH
+  tours of generated instances (:mod:`routelab.solvers.gt_prior`).
 - ``zero``: all weights 0 (the ablation: MCTS guided by distances alone).
 - a file: a dense ``(n, n)`` ``.npy`` matrix or a sparse ``.npz`` with ``neighbours`` ``(n, k)`` and
   ``weights`` ``(n, k)``, so learned heatmaps (DIMES, DIFUSCO, UTSP) can be plugged in.
@@ -130,7 +132,11 @@ def load_heatmap(path: str | Path, n: int, k: int = 20) -> Heatmap:
 
 
 def make_heatmap(kind: str, instance: Any, k: int = 20) -> Heatmap:
-    """``softdist``, ``zero`` or a file path, for a coordinate TSP instance."""
+    """``softdist``, ``gt_prior``, ``zero`` or a file path, for a coordinate TSP instance."""
+    if kind == "gt_prior":
+        from routelab.solvers.gt_prior import gt_prior
+
+        return gt_prior(instance.coords, k)
     if kind == "softdist":
         return softdist(instance.coords, k)
     if kind == "zero":
