@@ -17,6 +17,7 @@ _REGISTRY: dict[str, str] = {
     "lkh": "routelab.solvers.lkh:LKHSolver",
     "pyvrp": "routelab.solvers.pyvrp_hgs:PyVRPSolver",
     "nearest": "routelab.solvers.nearest:NearestNeighbourSolver",
+    "mcts": "routelab.solvers.mcts:MCTSSolver",
 }
 
 
