@@ -25,8 +25,12 @@ computed from coordinates inside the kernel under the instance's rounding conven
    ``max_depth`` and wastes its reversals, which is why LK and Fu et al.'s code restrict it the same way.
 3. Back-propagation on an improvement ``dL`` of a tour of length ``L``: ``W[e] += beta * (exp(dL / L) - 1)``
    for every edge (b, c) the chain added, in both directions where the reverse edge is a candidate.
-4. After ``restart_after`` consecutive chains without improvement (default ``5 n``) a new initial tour is
-   sampled from the learned ``W``; the best tour found is kept.
+4. After ``restart_after`` consecutive chains without improvement the search restarts, keeping the best tour.
+   ``restart="sample"`` draws a new initial tour from the learned ``W`` (Fu et al.; patience ``5 n``);
+   ``restart="kick"`` (the default) perturbs the best tour with a local double bridge of two adjacent segments
+   of at most ``kick_span`` cities and repairs it by 2-opt (patience ``n``). Measured on pr1002 at 60 s, seed 0,
+   on this 2-core machine: sample +1.45 %, kick +0.63 % above the optimum, so kicks are the default; a
+   sampled restart throws away everything but ``W``, a kick only one neighbourhood.
 
 Time. numba cannot read the clock in nopython mode, so the kernel runs in chunks of chains and Python checks
 the clock between chunks (each chunk sized to take about 50 ms). All search state, the random generator
@@ -223,6 +227,36 @@ def _new_tour(
 
 
 @njit(cache=True)
+def _kick(
+    coords: np.ndarray, rounding: int, cand: np.ndarray, tour: np.ndarray, pos: np.ndarray, best: np.ndarray, span: int
+) -> float:
+    """Restart by perturbation: the best tour with a local double bridge (swap two adjacent short segments).
+
+    Iterated local search in the LKH/Concorde tradition: the segments are at most ``span`` cities long, so the
+    kick disturbs one neighbourhood and 2-opt repairs it, keeping what the search learned elsewhere.
+    """
+    n = tour.shape[0]
+    tour[:] = best
+    l1 = 1 + np.random.randint(0, span)
+    l2 = 1 + np.random.randint(0, span)
+    if l1 + l2 > n - 2:
+        l1 = 1
+        l2 = 1
+    p = np.random.randint(0, n)
+    seg = np.empty(l1 + l2, dtype=np.int64)
+    for s in range(l2):
+        seg[s] = best[(p + 1 + l1 + s) % n]
+    for s in range(l1):
+        seg[l2 + s] = best[(p + 1 + s) % n]
+    for s in range(l1 + l2):
+        tour[(p + 1 + s) % n] = seg[s]
+    for q in range(n):
+        pos[tour[q]] = q
+    _two_opt(coords, rounding, cand, tour, pos)
+    return _tour_length(coords, rounding, tour)
+
+
+@njit(cache=True)
 def _search(
     coords: np.ndarray,
     rounding: int,
@@ -239,6 +273,7 @@ def _search(
     max_depth: int,
     restart_after: int,
     chains: int,
+    kick_span: int,
 ) -> None:
     """Run ``chains`` k-opt chains, updating the tour, W, Q, counters and lengths in place."""
     n, k = cand.shape
@@ -337,7 +372,10 @@ def _search(
                 if lengths[_CURRENT] < lengths[_BEST]:
                     best_tour[:] = tour
                     lengths[_BEST] = lengths[_CURRENT]
-                lengths[_CURRENT] = _new_tour(coords, rounding, cand, weights, tour, pos)
+                if kick_span > 0:
+                    lengths[_CURRENT] = _kick(coords, rounding, cand, tour, pos, best_tour, kick_span)
+                else:
+                    lengths[_CURRENT] = _new_tour(coords, rounding, cand, weights, tour, pos)
                 counters[_RESTARTS] += 1
                 counters[_STREAK] = 0
 
@@ -360,7 +398,8 @@ def _warm_up() -> float:
         _seed(0)
         lengths[:] = _new_tour(coords, 1, cand, weights, tour, pos)
         visits = np.zeros(cand.shape, dtype=np.int64)
-        _search(coords, 1, cand, weights, visits, tour, pos, tour.copy(), counters, lengths, 0.5, 1.0, 3, 2, 4)
+        _search(coords, 1, cand, weights, visits, tour, pos, tour.copy(), counters, lengths, 0.5, 1.0, 3, 2, 4, 0)
+        _search(coords, 1, cand, weights, visits, tour, pos, tour.copy(), counters, lengths, 0.5, 1.0, 3, 2, 4, 1)
         _compiled_s = clock.elapsed()
     return _compiled_s
 
@@ -376,7 +415,10 @@ class MCTSSolver:
         candidates: candidate edges per city.
         max_depth: longest k-opt chain (capped below the number of cities).
         use_heatmap_candidates: candidates are the top heatmap entries (True) or the nearest cities (False).
-        restart_after: chains without improvement before a new initial tour (None: ``5 n``).
+        restart_after: chains without improvement before a restart (None: ``n`` for kicks, ``5 n`` for samples).
+        restart: ``"sample"`` (a new tour sampled from the learned weights, as Fu et al.) or ``"kick"`` (the best
+            tour with a local double bridge of segments up to ``kick_span`` cities, iterated-local-search style).
+        kick_span: longest segment of a kick.
         max_chains: stop after this many chains even if time is left (for reproducible runs).
     """
 
@@ -395,7 +437,15 @@ class MCTSSolver:
         use_heatmap_candidates: bool = True,
         restart_after: int | None = None,
         max_chains: int | None = None,
+        restart: str = "kick",
+        kick_span: int = 30,
     ) -> None:
+        if restart not in ("sample", "kick"):
+            raise ValueError(f"restart must be 'sample' or 'kick', got {restart!r}")
+        if int(kick_span) != kick_span or kick_span < 1:
+            raise ValueError(f"kick_span must be a positive integer, got {kick_span!r}")
+        self.restart = restart
+        self.kick_span = int(kick_span) if restart == "kick" else 0
         for label, value in (("candidates", candidates), ("max_depth", max_depth)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{label} must be a positive integer, got {value!r}")
@@ -437,7 +487,8 @@ class MCTSSolver:
         compile_s = _warm_up()
         k = min(self.candidates, n - 1)
         max_depth = min(self.max_depth, n - 2)
-        restart_after = self.restart_after if self.restart_after is not None else 5 * n
+        default_patience = n if self.restart == "kick" else 5 * n
+        restart_after = self.restart_after if self.restart_after is not None else default_patience
         heat = make_heatmap(self.heatmap, instance, k)
         cand, weights = self._candidate_table(instance, heat.neighbours, heat.weights, k)
         coords = np.ascontiguousarray(instance.coords, dtype=np.float64)
@@ -463,7 +514,7 @@ class MCTSSolver:
             started = clock.elapsed()
             _search(
                 coords, rounding, cand, weights, visits, tour, pos, best_tour, counters, lengths,
-                self.alpha, self.beta, max_depth, restart_after, chunk,
+                self.alpha, self.beta, max_depth, restart_after, chunk, self.kick_span,
             )  # fmt: skip
             took = clock.elapsed() - started
             target = min(CHUNK_TARGET_S, max(0.0, limit - clock.elapsed()))
@@ -488,6 +539,8 @@ class MCTSSolver:
             "max_depth": max_depth,
             "use_heatmap_candidates": self.use_heatmap_candidates,
             "restart_after": restart_after,
+            "restart": self.restart,
+            "kick_span": self.kick_span,
             "chains": int(counters[_CHAINS]),
             "improvements": int(counters[_IMPROVEMENTS]),
             "restarts": int(counters[_RESTARTS]),

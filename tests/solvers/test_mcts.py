@@ -115,3 +115,20 @@ def test_bad_options_are_rejected() -> None:
         MCTSSolver(beta=-1.0)
     with pytest.raises(TypeError):
         get_solver("mcts", no_such_option=1)
+
+
+@pytest.mark.parametrize("restart", ["sample", "kick"])
+def test_both_restart_modes_restart_and_stay_feasible(restart):
+    from routelab.data.generate import generate
+
+    (instance,) = generate("tsp", 60, 1, 4)
+    solver = get_solver("mcts", restart=restart, restart_after=20, max_chains=3000)
+    solution = solver.solve(instance, time_limit=20, seed=1)
+    assert check(instance, solution).feasible
+    assert solution.stats["restarts"] > 0 and solution.stats["restart"] == restart
+    assert solution.objective == pytest.approx(solution.stats["search_length"])
+
+
+def test_restart_option_is_checked():
+    with pytest.raises(ValueError, match="restart"):
+        get_solver("mcts", restart="reboot")
