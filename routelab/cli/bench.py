@@ -17,11 +17,11 @@ def default_results(spec_path: Path) -> Path:
     return spec_path.parent / "results" / f"{spec_path.stem}.csv"
 
 
-def print_boards(rows: list, *, per_instance: bool = False) -> None:
+def print_boards(rows: list, *, per_instance: bool = False, baseline: str | None = None) -> None:
     """The summary table of each spec in ``rows`` (after the per-instance table when asked for)."""
     from routelab.bench import instance_rows, leaderboards, summary_rows
 
-    for board in leaderboards(rows):
+    for board in leaderboards(rows, baseline=baseline):
         if per_instance:
             print_table(f"{board.spec}: per instance", *instance_rows(board))
         print_table(f"{board.spec}: summary", *summary_rows(board))
@@ -87,7 +87,7 @@ def report(
     for path in results:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such results file")
-    print_boards(read_results(results))
+    print_boards(read_results(results), baseline=baseline)
     if output is not None:
         write_report(results, output, title=title, machine_note=machine, baseline=baseline)
         console.print(f"wrote {output}")
