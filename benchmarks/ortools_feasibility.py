@@ -8,8 +8,8 @@ any instance ends without a feasible solution.
 
 Usage: ``python benchmarks/ortools_feasibility.py BENCHMARK_ROOT [TIME_LIMIT_S] [FIRST_SOLUTION]`` (default 5 s
 per instance and the solver's per-kind default strategy, ``auto``), where BENCHMARK_ROOT holds
-``cvrptw/solomon/*.txt`` and ``cvrp/x/*.vrp``. Instances are read with ``vrplib`` here (a private loader,
-independent of :mod:`routelab.data`); nothing is copied into the repository.
+``cvrptw/solomon/*.txt`` and ``cvrp/x/*.vrp``. Instances are read in place by :mod:`routelab.data` (Solomon:
+trunc1 lengths and the file's fleet size; X: nint lengths, unlimited fleet); nothing is copied into the repo.
 """
 
 from __future__ import annotations
@@ -19,42 +19,9 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
-import vrplib
-
-from routelab.problems import CVRPInstance, CVRPTWInstance, check
+from routelab.data.readers import read_instance
+from routelab.problems import check
 from routelab.solvers.ortools_routing import ORToolsSolver
-
-
-def load_solomon(path: Path) -> CVRPTWInstance:
-    """Solomon text file -> cvrptw; lengths are Euclidean truncated to one decimal (the BKS convention)."""
-    d = vrplib.read_instance(str(path), instance_format="solomon")
-    return CVRPTWInstance(
-        name=path.stem,
-        coords=np.asarray(d["node_coord"], dtype=float),
-        rounding="trunc1",
-        demands=np.asarray(d["demand"]),
-        capacity=int(d["capacity"]),
-        time_windows=np.asarray(d["time_window"], dtype=float),
-        service_times=np.asarray(d["service_time"], dtype=float),
-        num_vehicles=int(d["vehicles"]),
-        meta={"source": "solomon"},
-    )
-
-
-def load_x(path: Path) -> CVRPInstance:
-    """CVRPLIB X ``.vrp`` -> cvrp; lengths are TSPLIB nint, the fleet is unlimited."""
-    d = vrplib.read_instance(str(path))
-    depot = int(np.asarray(d["depot"]).ravel()[0])
-    return CVRPInstance(
-        name=path.stem,
-        coords=np.asarray(d["node_coord"], dtype=float),
-        rounding="nint",
-        demands=np.asarray(d["demand"]),
-        capacity=int(d["capacity"]),
-        depot=depot,
-        meta={"source": "cvrplib"},
-    )
 
 
 def read_bks(folder: Path) -> dict[str, float]:
@@ -72,21 +39,21 @@ def main(argv: list[str]) -> int:
     root = Path(argv[1])
     limit = float(argv[2]) if len(argv) > 2 else 5.0
     sets = [
-        ("solomon", root / "cvrptw" / "solomon", "*.txt", load_solomon),
-        ("x", root / "cvrp" / "x", "*.vrp", load_x),
+        ("solomon", root / "cvrptw" / "solomon", "*.txt"),
+        ("x", root / "cvrp" / "x", "*.vrp"),
     ]
     solver = ORToolsSolver(first_solution=argv[3] if len(argv) > 3 else "auto")
     failures: list[str] = []
     gaps: dict[str, list[float]] = {}
     print(f"{'set':8} {'instance':12} {'feasible':8} {'objective':>11} {'bks':>9} {'gap%':>7} {'time':>6}  start")
-    for label, folder, pattern, load in sets:
+    for label, folder, pattern in sets:
         bks = read_bks(folder)
         files = sorted(folder.glob(pattern))
         if not files:
             print(f"no instances under {folder}", file=sys.stderr)
             failures.append(f"{label}: no instances")
         for path in files:
-            instance = load(path)
+            instance = read_instance(path)
             solution = solver.solve(instance, time_limit=limit)
             score = check(instance, solution) if solution.found else None
             feasible = score is not None and score.feasible
