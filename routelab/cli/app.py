@@ -9,6 +9,7 @@ from rich.table import Table
 
 from routelab.cli.bench import bench_app
 from routelab.cli.common import console, fmt_number, one_line_errors, parse_options, pick_instance, report_violations
+from routelab.cli.tune import tune as tune_command
 
 app = typer.Typer(
     name="routelab",
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(bench_app, name="bench")
+app.command("tune")(tune_command)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from routelab.cli.common import UsageError, console, one_line_errors, print_table
@@ -61,7 +62,7 @@ def run(
         task = bar.add_task(loaded.name, total=None, last="planning...")
 
         def progress(done: int, total: int, row: object) -> None:
-            last = "" if row is None else f"{row.instance} {row.solver}: {row.status}"  # type: ignore[attr-defined]
+            last = "" if row is None else escape(f"{row.instance} {row.solver}: {row.status}")  # type: ignore[attr-defined]
             bar.update(task, completed=done, total=total, last=last)
 
         rows = run_spec(loaded, out, backend=backend, workers=workers, address=address, progress=progress, root=root)

@@ -74,11 +74,14 @@ def pick_instance(path: Any, index: int) -> Any:
 
 
 def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title)
+    """A rich table of plain text: cells are escaped, so a label like ``mcts[alpha=0]`` is not read as markup."""
+    from rich.markup import escape
+
+    table = Table(title=escape(title))
     for header in headers:
-        table.add_column(header)
+        table.add_column(escape(header))
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)
 
 

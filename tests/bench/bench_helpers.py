@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -156,3 +156,22 @@ class DyingSolver(NearestNeighbourSolver):
 
 
 TEST_SOLVERS["dying"] = DyingSolver
+
+
+class ShuffleSolver(NearestNeighbourSolver):
+    """Nearest neighbour, or (by default) a seeded random tour: a tunable option with a known best value."""
+
+    name = "shuffle"
+    tuning_space: ClassVar[dict[str, tuple[Any, ...]]] = {"shuffle": (True, False)}
+
+    def __init__(self, shuffle: bool = True) -> None:
+        self.shuffle = shuffle
+
+    def solve(self, instance: Any, *, time_limit: float | None = None, seed: int = 0) -> Solution:
+        if not self.shuffle:
+            return super().solve(instance, time_limit=time_limit, seed=seed)
+        tour = [0, *(np.random.default_rng(seed).permutation(instance.num_nodes - 1) + 1).tolist()]
+        return Solution(kind="tsp", instance=instance.name, solver=self.name, payload={"tour": tour})
+
+
+TEST_SOLVERS["shuffle"] = ShuffleSolver

@@ -126,3 +126,34 @@ def test_bench_bad_backend(tmp_path: Path):
     )
     result = invoke("bench", "run", spec, "--backend", "slurm")
     assert result.exit_code == 2 and "--backend" in result.output
+
+
+def test_tune_writes_a_spec_table(tmp_path: Path):
+    import tomllib
+
+    from routelab.bench import read_results
+
+    best = tmp_path / "best.toml"
+    result = invoke(
+        "tune", "mcts", "--size", 12, "--count", 2, "--trials", 3, "--time-limit", 0.2, "--workers", 1,
+        "--grid", "candidates=3,5", "--grid", "max_depth=4", "--option", "max_chains=50", "--no-reference",
+        "-r", tmp_path / "tune.csv", "-o", best,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "tune mcts: tsp-12" in result.output
+    labels = {row.solver for row in read_results([tmp_path / "tune.csv"])}
+    assert labels == {"mcts[max_chains=50]", "mcts[candidates=3,max_chains=50,max_depth=4]",
+                      "mcts[candidates=5,max_chains=50,max_depth=4]"}  # fmt: skip
+    doc = tomllib.loads(best.read_text())
+    (entry,) = doc["solvers"]
+    assert entry["name"] == "mcts"
+    assert entry["options"]["max_chains"] == 50 and entry["options"]["candidates"] in (3, 5, 20)
+
+
+def test_tune_bad_grid_and_untunable_solver(tmp_path: Path):
+    bad = invoke("tune", "mcts", "--size", 10, "--grid", "candidates", "-r", tmp_path / "t.csv")
+    assert bad.exit_code == 2
+    assert "KEY=V1,V2" in bad.output
+    untunable = invoke("tune", "nearest", "--size", 10, "--count", 1, "-r", tmp_path / "t.csv")
+    assert untunable.exit_code == 2
+    assert "--grid" in untunable.output
