@@ -21,7 +21,7 @@ from routelab.problems import FormatError
 def plan_jobs(spec: BenchSpec, root: str | Path | None = None) -> list[Job]:
     """Every (instance, solver, seed) job of ``spec``, instance-major, in a stable order."""
     base = resolve_root(root)
-    refs: list[tuple[InstanceRef, float | None]] = []
+    refs: list[tuple[InstanceRef, float | None, InstanceEntry]] = []
     seen: dict[str, str] = {}
     for entry in spec.instances:
         for ref, reference in _expand(spec, entry, base):
@@ -33,19 +33,19 @@ def plan_jobs(spec: BenchSpec, root: str | Path | None = None) -> list[Job]:
                     f"{ref.name!r} from both {seen[ref.name]} and {ref.source}",
                 )
             seen[ref.name] = ref.source
-            refs.append((ref, reference))
+            refs.append((ref, reference, entry))
     targets = {solver.label: _solver_target(spec, solver) for solver in spec.solvers}
     jobs = []
-    for ref, reference in refs:
+    for ref, reference, entry in refs:
         for solver in spec.solvers:
             try:
-                limit = spec.time_limit_for(solver).for_size(ref.n)
+                limit = spec.time_limit_for(solver, entry).for_size(ref.n)
             except ValueError as exc:
                 raise FormatError(spec.source, f"{solver.field}.time_limit_per_node", str(exc), ref.name) from None
             for seed in spec.seeds:
                 jobs.append(
                     Job(
-                        spec=spec.name,
+                        spec=entry.board(spec.name),
                         instance=ref,
                         solver=solver.label,
                         solver_name=solver.name,

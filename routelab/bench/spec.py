@@ -20,7 +20,7 @@ ROOT_ENV = "ROUTELAB_BENCHMARKS"
 """Environment variable naming the benchmark root (the folder globs are relative to)."""
 
 _TOP_KEYS = {"name", "description", "time_limit", "time_limit_per_node", "seeds", "instances", "solvers"}
-_INSTANCE_KEYS = {"glob", "generator", "references", "limit"}
+_INSTANCE_KEYS = {"glob", "generator", "references", "limit", "time_limit", "time_limit_per_node", "group"}
 _GENERATOR_KEYS = {"kind", "size", "count", "seed"}
 _SOLVER_KEYS = {"name", "label", "options", "time_limit", "time_limit_per_node"}
 
@@ -69,6 +69,14 @@ class InstanceEntry:
     generator: GeneratorRef | None = None
     references: ReferenceSource | None = None
     limit: int | None = None
+    time_limit: TimeLimit | None = None
+    """This entry's budget (a board that mixes sizes gives each its own); a solver's own limit still wins."""
+    group: str | None = None
+    """Rows of this entry are reported as their own board, ``<spec name>/<group>`` (e.g. one per size)."""
+
+    def board(self, spec_name: str) -> str:
+        """The name this entry's rows carry in the results' ``spec`` column."""
+        return f"{spec_name}/{self.group}" if self.group else spec_name
 
     @property
     def field(self) -> str:
@@ -102,9 +110,9 @@ class BenchSpec:
     solvers: tuple[SolverEntry, ...]
     description: str = ""
 
-    def time_limit_for(self, solver: SolverEntry) -> TimeLimit:
-        """A solver's own time limit replaces the spec's (both fields at once) when it gives one."""
-        return solver.time_limit or self.time_limit
+    def time_limit_for(self, solver: SolverEntry, entry: InstanceEntry | None = None) -> TimeLimit:
+        """The solver's own limit, else the instance entry's, else the spec's (each replaces both fields)."""
+        return solver.time_limit or (entry.time_limit if entry is not None else None) or self.time_limit
 
 
 # -- reading --------------------------------------------------------------------------------------------
@@ -258,7 +266,17 @@ def _instance(source: str, k: int, table: dict[str, Any]) -> InstanceEntry:
         generator=_generator(source, f"{prefix}.generator", generator) if generator is not None else None,
         references=_references(source, f"{prefix}.references", table["references"]) if "references" in table else None,
         limit=limit,
+        time_limit=_time_limit(source, prefix, table, required=False),
+        group=_group(source, prefix, table.get("group")),
     )
+
+
+def _group(source: str, prefix: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "/" in value:
+        raise FormatError(source, f"{prefix}.group", "a non-empty name without '/'", value)
+    return value.strip()
 
 
 def _generator(source: str, where: str, table: Any) -> GeneratorRef:

@@ -149,3 +149,27 @@ def test_root_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.chdir(tmp_path)
     (tmp_path.parent / "shared" / "benchmarks").mkdir(parents=True, exist_ok=True)
     assert resolve_root() == (tmp_path.parent / "shared" / "benchmarks").resolve()
+
+
+def test_an_instance_entry_sets_its_own_time_limit(tmp_path: Path, root: Path) -> None:
+    text = FULL.replace('glob = "tsp/*.json"\n', 'glob = "tsp/*.json"\ntime_limit = 7\n')
+    spec = load_spec(write_spec(tmp_path / "spec.toml", text))
+    assert spec.instances[0].time_limit == TimeLimit(7.0, 0.0)
+    assert spec.instances[1].time_limit is None
+    (root / "cvrp" / "bks.csv").write_text("instance,bks\nc1,400\n")
+    limits = {(j.instance.name, j.solver): j.time_limit for j in plan_jobs(spec, root)}
+    assert limits[("t1", "nearest")] == 7.0  # the entry's limit replaces the spec's
+    assert limits[("c1", "nearest")] == 2.0
+    assert limits[("t1", "nearest-per-node")] == 1.0 + 0.5 * 8  # a solver's own limit still wins
+    bad = error_of(tmp_path, FULL.replace('glob = "tsp/*.json"\n', 'glob = "tsp/*.json"\ntime_limit = "long"\n'))
+    assert bad.field == "instances[0].time_limit"
+
+
+def test_an_instance_group_becomes_its_own_board(tmp_path: Path, root: Path) -> None:
+    text = FULL.replace('glob = "tsp/*.json"\n', 'glob = "tsp/*.json"\ngroup = "small"\n')
+    (root / "cvrp" / "bks.csv").write_text("instance,bks\nc1,400\n")
+    jobs = plan_jobs(load_spec(write_spec(tmp_path / "spec.toml", text)), root)
+    assert {j.spec for j in jobs if j.instance.kind == "tsp"} == {"tiny/small"}
+    assert {j.spec for j in jobs if j.instance.kind == "cvrp"} == {"tiny"}
+    bad = error_of(tmp_path, FULL.replace('glob = "tsp/*.json"\n', 'glob = "tsp/*.json"\ngroup = "a/b"\n'))
+    assert bad.field == "instances[0].group"
