@@ -111,25 +111,63 @@ def convert(
 @app.command()
 @one_line_errors
 def generate(
-    kind: str = typer.Argument(..., help="tsp, cvrp or cvrptw."),
-    size: int = typer.Option(..., "--size", "-n", help="Customers (cvrp/cvrptw) or cities (tsp)."),
+    kind: str = typer.Argument(..., help="tsp, cvrp, cvrptw; atsp, acvrp, acvrptw (with --city); or city-matrices."),
+    size: int | None = typer.Option(None, "--size", "-n", help="Customers (cvrp/cvrptw) or cities (tsp)."),
     count: int = typer.Option(1, "--count", "-c", help="How many instances."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     output: Path = typer.Option(..., "--output", "-o", help=".json (one), .npz (a batched dataset) or a folder."),
     asymmetric: bool = typer.Option(False, "--asymmetric", help="Asymmetric matrix instances (ATSP/ACVRP/...)."),
     option: list[str] | None = typer.Option(None, "--option", help="Generator option KEY=VALUE (repeatable)."),
+    city: str | None = typer.Option(None, "--city", help="Sample from a {City}_data.npz file or a built-in city."),
+    pbf: Path | None = typer.Option(None, "--pbf", help="city-matrices: an OpenStreetMap .pbf extract."),
+    builtin: str | None = typer.Option(None, "--builtin", help="city-matrices: a built-in extract (helsinki)."),
+    osrm: str | None = typer.Option(None, "--osrm", help="city-matrices: an OSRM server URL (needs --bbox)."),
+    synthetic: int | None = typer.Option(None, "--synthetic", help="city-matrices: a procedural city's seed."),
+    bbox: str | None = typer.Option(None, "--bbox", help="south,west,north,east (degrees)."),
+    points: int = typer.Option(1000, "--points", help="city-matrices: road points to sample."),
+    name: str | None = typer.Option(None, "--name", help="city-matrices: the city's name."),
 ) -> None:
-    """Generate seeded uniform random instances.
+    """Generate seeded instances: uniform random ones, ones sampled from a city's road matrices, or city matrices.
 
-    Example: routelab generate cvrptw --size 50 --count 1000 --seed 1 -o cvrptw50.npz
+    Examples: routelab generate cvrptw --size 50 --count 1000 --seed 1 -o cvrptw50.npz;
+    routelab generate city-matrices --builtin helsinki --points 1000 -o Helsinki_data.npz;
+    routelab generate acvrptw --city helsinki --size 100 --count 16 --seed 3333 -o helsinki-acvrptw100.npz
     """
-    from routelab.data.generate import generate as make
+    from routelab.cli.common import UsageError
     from routelab.data.readers import write_instances
 
     options = parse_options(option)
-    if asymmetric:
-        options["asymmetric"] = True
-    instances = make(kind, size, count, seed, **options)
+    if kind == "city-matrices":
+        from routelab.data.roads.build import build_city, parse_bbox
+        from routelab.data.roads.city import save_city
+
+        box = parse_bbox(bbox) if bbox is not None else None
+        with console.status(f"sampling {points} road points and computing their matrices..."):
+            made = build_city(
+                points=points, seed=seed, pbf=pbf, builtin=builtin, osrm=osrm, synthetic=synthetic, bbox=box, name=name
+            )
+        save_city(made, output)
+        console.print(f"wrote {output} ({made.name}: {made.size} points, {len(made.connected_points())} connected)")
+        return
+    if size is None:
+        raise UsageError(f"--size is needed to generate {kind} instances")
+    from routelab.data.roads.instances import ROAD_KINDS
+
+    if kind in ROAD_KINDS or city is not None:
+        if city is None:
+            raise UsageError(f"{kind} instances are sampled from road matrices: give --city FILE_data.npz or helsinki")
+        from routelab.data.roads.build import open_city
+        from routelab.data.roads.instances import sample_instances
+
+        with console.status(f"loading city {city}..."):
+            source = open_city(city, seed=seed)
+        instances = sample_instances(source, kind, size, count, seed, **options)
+    else:
+        from routelab.data.generate import generate as make
+
+        if asymmetric:
+            options["asymmetric"] = True
+        instances = make(kind, size, count, seed, **options)
     write_instances(instances, output)
     console.print(f"wrote {len(instances)} {kind} instance(s) of size {size} to {output}")
 

@@ -157,3 +157,27 @@ def test_tune_bad_grid_and_untunable_solver(tmp_path: Path):
     untunable = invoke("tune", "nearest", "--size", 10, "--count", 1, "-r", tmp_path / "t.csv")
     assert untunable.exit_code == 2
     assert "--grid" in untunable.output
+
+
+def test_generate_city_matrices_and_road_instances(tmp_path: Path):
+    city = tmp_path / "Synth_data.npz"
+    made = invoke("generate", "city-matrices", "--synthetic", 3, "--points", 60, "--name", "Synth", "-o", city)
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "acvrp.npz"
+    result = invoke("generate", "acvrp", "--city", city, "--size", 10, "--count", 3, "--seed", 7, "-o", out)
+    assert result.exit_code == 0, result.output
+    from routelab.problems import load_dataset
+
+    instances = load_dataset(out)
+    assert [i.name for i in instances] == [f"acvrp10-Synth-s7-{k}" for k in range(3)]
+    assert all(i.kind == "cvrp" and not i.is_symmetric for i in instances)
+
+
+def test_generate_road_kinds_need_a_city(tmp_path: Path):
+    result = invoke("generate", "atsp", "--size", 10, "-o", tmp_path / "x.npz")
+    assert result.exit_code == 2
+    assert "--city" in result.output
+    both = invoke("generate", "city-matrices", "--synthetic", 1, "--builtin", "helsinki", "-o", tmp_path / "c.npz")
+    assert both.exit_code == 2
+    assert "exactly one of" in both.output
+    assert not (tmp_path / "c.npz").exists()

@@ -116,3 +116,20 @@ def test_too_few_reachable_points_is_a_clear_error():
         sample_instances(city, "acvrp", 9, 1, seed=0)  # 10 points needed, 9 reachable
     with pytest.raises(FormatError, match="kind"):
         sample_instances(city, "pdptw", 5, 1, seed=0)
+
+
+def test_build_city_from_the_builtin_extract_and_a_synthetic_city():
+    from routelab.data.roads.build import build_city, parse_bbox
+
+    helsinki = build_city(points=40, seed=1, builtin="helsinki")
+    assert helsinki.name == "Helsinki" and helsinki.size == 40
+    assert np.isfinite(helsinki.distance_km).all() and not np.allclose(helsinki.distance_km, helsinki.distance_km.T)
+    assert 59.5 < helsinki.points[:, 0].mean() < 60.5
+    synth = build_city(points=30, seed=0, synthetic=4)
+    assert synth.name == "synthetic-4" and len(synth.connected_points()) == 30
+    with pytest.raises(FormatError, match="at most"):
+        build_city(points=10**6, synthetic=4)
+    with pytest.raises(FormatError, match="bbox"):
+        build_city(points=5, osrm="http://localhost:1")
+    with pytest.raises(FormatError, match="south"):
+        parse_bbox("60.2,24.9,60.1,25.0")

