@@ -244,5 +244,58 @@ def train_gt_prior(
     console.print(f"wrote {output} ({table['fitted']['seconds']} s)")
 
 
+@train_app.command("rrnco")
+@one_line_errors
+def train_rrnco(
+    problem: str = typer.Option("atsp", "--problem", "-p", help="atsp, acvrp or acvrptw."),
+    size: int = typer.Option(20, "--size", "-n", help="Cities (atsp) or customers (acvrp, acvrptw)."),
+    epochs: int = typer.Option(10, "--epochs", help="Epochs (each of --steps batches)."),
+    steps: int = typer.Option(50, "--steps", help="REINFORCE steps per epoch."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Instances per step (times n POMO starts)."),
+    lr: float = typer.Option(3e-4, "--lr", help="Adam learning rate."),
+    cities: int = typer.Option(16, "--cities", help="Procedural training cities."),
+    city_points: int = typer.Option(400, "--city-points", help="Road points per training city."),
+    seed: int = typer.Option(0, "--seed", help="Torch seed."),
+    threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads."),
+    init: Path | None = typer.Option(None, "--init", help="Start from this checkpoint (curriculum)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --run-dir from last.ckpt."),
+    run_dir: Path = typer.Option(Path("runs/train-rrnco"), "--run-dir", help="Lightning checkpoints and logs."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Export here (default: the shipped path)."),
+    embed_dim: int = typer.Option(64, "--embed-dim", help="Embedding size (new models only)."),
+    layers: int = typer.Option(3, "--layers", help="Encoder layers (new models only)."),
+) -> None:
+    """Train the RRNCO policy (REINFORCE, POMO shared baseline) on procedural cities; export a checkpoint.
+
+    Example: routelab train rrnco --problem atsp --size 20 --epochs 10 -o rrnco-atsp.pt
+    """
+    from routelab.cli.common import UsageError
+    from routelab.neural.rrnco.model import ENV_NAMES
+    from routelab.neural.rrnco.train import TrainSettings, train
+
+    if problem not in ENV_NAMES:
+        raise UsageError(f"--problem {problem!r}: expected one of {', '.join(ENV_NAMES)}")
+    if min(size, epochs, steps, batch_size, cities, city_points) < 1 or size < 4:
+        raise UsageError("--size (>= 4), --epochs, --steps, --batch-size, --cities and --city-points must be positive")
+    settings = TrainSettings(
+        problem=problem,
+        size=size,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        batch_size=batch_size,
+        lr=lr,
+        cities=cities,
+        city_points=city_points,
+        seed=seed,
+        threads=threads,
+        init=str(init) if init else None,
+        resume=resume,
+        run_dir=str(run_dir),
+        output=str(output) if output else None,
+        config={} if init else {"embed_dim": embed_dim, "num_layers": layers},
+    )
+    out = train(settings)
+    console.print(f"wrote {out}")
+
+
 def main() -> None:
     app()

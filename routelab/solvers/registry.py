@@ -18,6 +18,7 @@ _REGISTRY: dict[str, str] = {
     "pyvrp": "routelab.solvers.pyvrp_hgs:PyVRPSolver",
     "nearest": "routelab.solvers.nearest:NearestNeighbourSolver",
     "mcts": "routelab.solvers.mcts:MCTSSolver",
+    "rrnco": "routelab.solvers.rrnco:RRNCOSolver",
 }
 
 
