@@ -156,12 +156,10 @@ def generate(
     if kind in ROAD_KINDS or city is not None:
         if city is None:
             raise UsageError(f"{kind} instances are sampled from road matrices: give --city FILE_data.npz or helsinki")
-        from routelab.data.roads.build import open_city
-        from routelab.data.roads.instances import sample_instances
+        from routelab.data.generate import generate as make
 
-        with console.status(f"loading city {city}..."):
-            source = open_city(city, seed=seed)
-        instances = sample_instances(source, kind, size, count, seed, **options)
+        with console.status(f"sampling {kind} instances from {city}..."):
+            instances = make(kind, size, count, seed, city=city, points=points, **options)
     else:
         from routelab.data.generate import generate as make
 

@@ -197,9 +197,17 @@ def generate(kind: str, size: int, count: int, seed: int, **options: Any) -> lis
     Deterministic for a given ``seed``; each instance's meta records ``source``, ``seed``, ``index`` and the
     generator settings. Options (per kind, see :class:`GeneratorOptions`): ``asymmetric``, ``asymmetry``,
     ``capacity``, ``min_demand``, ``max_demand``, ``num_vehicles``, ``horizon``, ``service_time``.
+
+    Road kinds (``atsp``, ``acvrp``, ``acvrptw``) are sampled from a city's road matrices instead
+    (:mod:`routelab.data.roads.instances`): ``city`` is a ``{City}_data.npz`` file or a built-in extract
+    (``helsinki``), ``points`` the road points a built-in city is built with; other options are the sampler's.
     """
+    from routelab.data.roads.instances import ROAD_KINDS
+
+    if kind in ROAD_KINDS:
+        return _road_instances(kind, size, count, seed, **options)
     if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; the generators make {', '.join(KINDS)}")
+        raise ValueError(f"unknown kind {kind!r}; the generators make {', '.join((*KINDS, *ROAD_KINDS))}")
     if isinstance(size, bool) or not isinstance(size, int) or size < (2 if kind == "tsp" else 1):
         raise ValueError(f"size must be an integer >= {2 if kind == 'tsp' else 1}, got {size!r}")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -208,3 +216,17 @@ def generate(kind: str, size: int, count: int, seed: int, **options: Any) -> lis
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     opts = _options(kind, options)
     return [_one(kind, size, seed, index, opts) for index in range(count)]
+
+
+def _road_instances(
+    kind: str, size: int, count: int, seed: int, *, city: str | None = None, points: int = 1000, **options: Any
+) -> list[Any]:
+    """Road instances sampled from ``city``; the city's own points are drawn with ``seed`` too, so a built-in city
+    and its instances are both reproducible."""
+    from routelab.data.roads.build import open_city
+    from routelab.data.roads.instances import sample_instances
+
+    if city is None:
+        raise ValueError(f"{kind} instances are sampled from road matrices: give city= a {{City}}_data.npz or helsinki")
+    return sample_instances(open_city(str(city), points=points, seed=seed), kind, size, count, seed, **options)
+

@@ -112,6 +112,8 @@ def train(settings: TrainSettings, progress: bool = True) -> Path:
         logger=CSVLogger(str(run_dir), name="", version=""),
         callbacks=[ModelCheckpoint(dirpath=str(run_dir), save_last=True, save_top_k=0)],
         enable_progress_bar=progress,
+        precision="32-true",  # rl4co's default is 16-mixed, which Lightning turns into slow bf16 on CPU
+        log_every_n_steps=max(1, settings.steps_per_epoch // 5),
         gradient_clip_val=1.0,
         reload_dataloaders_every_n_epochs=1,
     )
