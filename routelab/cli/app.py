@@ -246,6 +246,7 @@ def train_gt_prior(
 @one_line_errors
 def train_rrnco(
     problem: str = typer.Option("atsp", "--problem", "-p", help="atsp, acvrp or acvrptw."),
+    model: str = typer.Option("rrnco", "--model", help="rrnco, or matnet (rl4co's MatNet baseline, atsp)."),
     size: int = typer.Option(20, "--size", "-n", help="Cities (atsp) or customers (acvrp, acvrptw)."),
     epochs: int = typer.Option(10, "--epochs", help="Epochs (each of --steps batches)."),
     steps: int = typer.Option(50, "--steps", help="REINFORCE steps per epoch."),
@@ -272,10 +273,13 @@ def train_rrnco(
 
     if problem not in ENV_NAMES:
         raise UsageError(f"--problem {problem!r}: expected one of {', '.join(ENV_NAMES)}")
+    if model not in ("rrnco", "matnet") or (model == "matnet" and problem != "atsp"):
+        raise UsageError(f"--model {model!r}: expected rrnco (any problem) or matnet (atsp)")
     if min(size, epochs, steps, batch_size, cities, city_points) < 1 or size < 4:
         raise UsageError("--size (>= 4), --epochs, --steps, --batch-size, --cities and --city-points must be positive")
     settings = TrainSettings(
         problem=problem,
+        model=model,
         size=size,
         epochs=epochs,
         steps_per_epoch=steps,
@@ -289,7 +293,7 @@ def train_rrnco(
         resume=resume,
         run_dir=str(run_dir),
         output=str(output) if output else None,
-        config={} if init else {"embed_dim": embed_dim, "num_layers": layers},
+        config={} if init else ({"embed_dim": embed_dim, "num_layers": layers} if model == "rrnco" else {}),
     )
     out = train(settings)
     console.print(f"wrote {out}")

@@ -229,4 +229,3 @@ def _road_instances(
     if city is None:
         raise ValueError(f"{kind} instances are sampled from road matrices: give city= a {{City}}_data.npz or helsinki")
     return sample_instances(open_city(str(city), points=points, seed=seed), kind, size, count, seed, **options)
-

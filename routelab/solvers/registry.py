@@ -19,6 +19,7 @@ _REGISTRY: dict[str, str] = {
     "nearest": "routelab.solvers.nearest:NearestNeighbourSolver",
     "mcts": "routelab.solvers.mcts:MCTSSolver",
     "rrnco": "routelab.solvers.rrnco:RRNCOSolver",
+    "matnet": "routelab.solvers.rrnco:MatNetSolver",
 }
 
 

@@ -31,6 +31,7 @@ class RRNCOSolver:
     """
 
     name = "rrnco"
+    model = "rrnco"
     kinds = frozenset(PROBLEMS)
     needs = "an explicit distance matrix (asymmetric allowed), one depot; durations for cvrptw"
 
@@ -59,8 +60,8 @@ class RRNCOSolver:
         if problem not in self._policies:
             from routelab.neural.rrnco.checkpoint import load_checkpoint, shipped_checkpoint
 
-            path = self.checkpoint or shipped_checkpoint(problem)
-            self._policies[problem] = load_checkpoint(path, problem)
+            path = self.checkpoint or shipped_checkpoint(problem, self.model)
+            self._policies[problem] = load_checkpoint(path, problem, self.model)
         return self._policies[problem]
 
     def solve(self, instance: Any, *, time_limit: float | None = None, seed: int = 0) -> Solution:
@@ -102,3 +103,18 @@ class RRNCOSolver:
             solution.runtime_s = share
             out.append(solution)
         return out
+
+
+class MatNetSolver(RRNCOSolver):
+    """rl4co's MatNet (Kwon et al. 2021) for ATSP: the neural baseline RRNCO is compared with; same decoding."""
+
+    name = "matnet"
+    model = "matnet"
+    kinds = frozenset({"tsp"})
+    needs = "an explicit distance matrix (asymmetric allowed), at most embed_dim (128) nodes"
+
+    def supports(self, instance: Any) -> str | None:
+        reason = super().supports(instance)
+        if reason is None and instance.num_nodes > 128:
+            return f"MatNet's one-hot column embedding holds at most 128 nodes ({instance.num_nodes})"
+        return reason

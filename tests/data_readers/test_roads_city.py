@@ -133,3 +133,16 @@ def test_build_city_from_the_builtin_extract_and_a_synthetic_city():
         build_city(points=5, osrm="http://localhost:1")
     with pytest.raises(FormatError, match="south"):
         parse_bbox("60.2,24.9,60.1,25.0")
+
+
+def test_open_city_accepts_files_builtins_and_synthetic_seeds(tmp_path: Path):
+    from routelab.data.roads.build import open_city
+
+    synth = open_city("synthetic:7", points=25, seed=1)
+    assert synth.name == "synthetic-7" and synth.size == 25
+    path = tmp_path / "S_data.npz"
+    save_city(synth, path)
+    assert open_city(str(path)).size == 25
+    assert open_city("helsinki", points=30).name == "Helsinki"
+    with pytest.raises(FormatError, match="SEED"):
+        open_city("synthetic:x")

@@ -85,9 +85,19 @@ def build_city(
 
 
 def open_city(spec: str, *, points: int = 1000, seed: int = 0) -> City:
-    """A city from a ``{City}_data.npz`` file, or a built-in extract's name (built on the fly, offline)."""
+    """A city from a ``{City}_data.npz`` file, a built-in extract's name, or ``synthetic:SEED`` (a procedural city);
+    the last two are built on the fly, offline, with ``points`` road points drawn with ``seed``."""
     from routelab.data.roads.osm import BUILTIN_EXTRACTS
 
+    if spec.startswith("synthetic:") and not Path(spec).exists():
+        try:
+            city_seed = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise FormatError(spec, "city", "synthetic:SEED with an integer seed", spec) from None
+        from routelab.data.roads.synthetic import synthetic_city
+
+        nodes = synthetic_city(city_seed).largest_strongly_connected().n_nodes
+        return build_city(points=min(points, nodes), seed=seed, synthetic=city_seed)
     if spec.strip().lower() in BUILTIN_EXTRACTS and not Path(spec).exists():
         from routelab.data.roads.osm import OSMProvider, builtin_city
 

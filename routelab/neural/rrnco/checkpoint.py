@@ -20,16 +20,44 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 FORMAT = "routelab-rrnco/1"
 
 
-def shipped_checkpoint(problem: str) -> Path:
-    """Where the package keeps the checkpoint for ``problem`` (atsp, acvrp, acvrptw)."""
-    return CHECKPOINT_DIR / f"rrnco-{problem}.pt"
+MODELS = ("rrnco", "matnet")
+"""The policies a checkpoint can hold: RRNCO, and rl4co's MatNet (ATSP) as the neural baseline."""
 
 
-def save_checkpoint(policy: RRNCOPolicy, path: str | Path, training: dict[str, Any]) -> None:
+def shipped_checkpoint(problem: str, model: str = "rrnco") -> Path:
+    """Where the package keeps the ``model`` checkpoint for ``problem`` (atsp, acvrp, acvrptw)."""
+    return CHECKPOINT_DIR / f"{model}-{problem}.pt"
+
+
+def build_policy(model: str, config: dict[str, Any]) -> Any:
+    """A fresh policy of ``model`` from its config (``problem`` plus shape settings)."""
+    if model == "rrnco":
+        return RRNCOPolicy(RRNCOConfig(**config))
+    if model == "matnet":
+        from rl4co.models.zoo.matnet.policy import MatNetPolicy
+
+        settings = {"problem": "atsp", "embed_dim": 128, "num_layers": 3, "num_heads": 8, **config}
+        if settings["problem"] != "atsp":
+            raise ValueError(f"rl4co's MatNet solves ATSP only here, not {settings['problem']}")
+        policy = MatNetPolicy(
+            env_name="atsp",
+            embed_dim=settings["embed_dim"],
+            num_encoder_layers=settings["num_layers"],
+            num_heads=settings["num_heads"],
+            normalization="instance",
+            tanh_clipping=10.0,
+        )
+        policy.routelab_model, policy.routelab_config = "matnet", settings
+        return policy
+    raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
+
+
+def save_checkpoint(policy: Any, path: str | Path, training: dict[str, Any]) -> None:
     """Write ``policy`` (weights and config) plus the ``training`` record (command, data, time, curve)."""
     payload = {
         "format": FORMAT,
-        "config": json.dumps(policy.config.as_dict()),
+        "model": policy.routelab_model,
+        "config": json.dumps(policy.routelab_config),
         "training": json.dumps(training),
         "state_dict": {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()},
     }
@@ -39,8 +67,10 @@ def save_checkpoint(policy: RRNCOPolicy, path: str | Path, training: dict[str, A
     atomic_write(path, lambda handle: handle.write(data))
 
 
-def load_checkpoint(path: str | Path, problem: str | None = None) -> tuple[RRNCOPolicy, dict[str, Any]]:
-    """The policy (in eval mode) and its training record; ``problem`` must match the checkpoint's when given."""
+def load_checkpoint(
+    path: str | Path, problem: str | None = None, model: str | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """The policy (in eval mode) and its training record; ``problem`` and ``model`` must match when given."""
     source = str(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -51,14 +81,17 @@ def load_checkpoint(path: str | Path, problem: str | None = None) -> tuple[RRNCO
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise FormatError(source, "format", FORMAT, got)
+    kind = payload.get("model", "rrnco")
+    if model is not None and kind != model:
+        raise FormatError(source, "model", f"a {model} checkpoint", kind)
     try:
-        config = RRNCOConfig(**json.loads(payload["config"]))
+        config = json.loads(payload["config"])
         training = json.loads(payload["training"])
+        policy = build_policy(kind, config)
     except (KeyError, TypeError, ValueError) as exc:
-        raise FormatError(source, "config", "a valid RRNCO config", str(exc)) from None
-    if problem is not None and config.problem != problem:
-        raise FormatError(source, "problem", f"a checkpoint trained for {problem}", config.problem)
-    policy = RRNCOPolicy(config)
+        raise FormatError(source, "config", f"a valid {kind} config", str(exc)) from None
+    if problem is not None and config.get("problem") != problem:
+        raise FormatError(source, "problem", f"a checkpoint trained for {problem}", config.get("problem"))
     missing, unexpected = policy.load_state_dict(payload["state_dict"], strict=False)
     if missing or unexpected:
         raise FormatError(

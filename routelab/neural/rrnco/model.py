@@ -238,6 +238,8 @@ class RRNCOPolicy(AutoregressivePolicy):
             **kwargs,
         )
         self.config = config
+        self.routelab_model = "rrnco"
+        self.routelab_config = config.as_dict()
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from routelab.neural.rrnco.model import RRNCOConfig, RRNCOPolicy, count_parameters
+from routelab.neural.rrnco.model import count_parameters
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class TrainSettings:
     """One training stage; ``as_dict`` goes into the exported checkpoint."""
 
     problem: str = "atsp"
+    model: str = "rrnco"
     size: int = 20
     epochs: int = 10
     batch_size: int = 64
@@ -77,7 +78,7 @@ def train(settings: TrainSettings, progress: bool = True) -> Path:
     from rl4co.models import POMO
     from rl4co.utils import RL4COTrainer
 
-    from routelab.neural.rrnco.checkpoint import load_checkpoint, save_checkpoint, shipped_checkpoint
+    from routelab.neural.rrnco.checkpoint import build_policy, load_checkpoint, save_checkpoint, shipped_checkpoint
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
@@ -88,10 +89,10 @@ def train(settings: TrainSettings, progress: bool = True) -> Path:
     cities = training_cities(settings.cities, settings.city_points, settings.city_seed)
     env = make_training_env(settings.problem, settings.size, cities)
     if settings.init:
-        policy, _ = load_checkpoint(settings.init, settings.problem)
+        policy, _ = load_checkpoint(settings.init, settings.problem, settings.model)
         policy.train()
     else:
-        policy = RRNCOPolicy(RRNCOConfig(problem=settings.problem, **settings.config))
+        policy = build_policy(settings.model, {"problem": settings.problem, **settings.config})
     model = POMO(
         env,
         policy,
@@ -119,7 +120,7 @@ def train(settings: TrainSettings, progress: bool = True) -> Path:
     )
     trainer.fit(model, ckpt_path=str(last) if settings.resume and last.exists() else None)
     curve = read_curve(run_dir / "metrics.csv")
-    out = Path(settings.output) if settings.output else shipped_checkpoint(settings.problem)
+    out = Path(settings.output) if settings.output else shipped_checkpoint(settings.problem, settings.model)
     record = {
         "settings": settings.as_dict(),
         "parameters": count_parameters(policy),
