@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +38,8 @@ class Cell:
     runtime_s: float | None
     statuses: str
     bound: str = ""
+    gap_to_best: float | None = None
+    """Gap to the best feasible objective any solver of the board found on this instance (mean over seeds)."""
     """What exact solvers proved: "optimal", or the best lower bound over seeds; empty for heuristics."""
 
 
@@ -56,6 +58,9 @@ class SolverSummary:
     gaps_to_baseline: int
     mean_runtime_s: float | None
     unsupported: int = 0
+    mean_objective: float | None = None
+    """Mean over the instances this solver solved: comparable across solvers when all solved the same ones."""
+    mean_gap_to_best: float | None = None
     """Jobs the solver declined (``supports`` gave a reason); counted in ``jobs`` but not a failure to find."""
 
 
@@ -153,6 +158,11 @@ def _leaderboard(spec: str, rows: list[ResultRow], baseline: str | None) -> Lead
                 bound=_proof(group),
             )
         )
+    best: dict[str, float] = {}
+    for c in cells:
+        if c.objective is not None:
+            best[c.instance] = min(best.get(c.instance, c.objective), c.objective)
+    cells = [replace(c, gap_to_best=_gap(c.objective, best.get(c.instance))) for c in cells]
     summary = []
     for solver in sorted({c.solver for c in cells}):
         mine = [c for c in cells if c.solver == solver]
@@ -171,6 +181,8 @@ def _leaderboard(spec: str, rows: list[ResultRow], baseline: str | None) -> Lead
                 gaps_to_baseline=len(base_gaps),
                 mean_runtime_s=_mean(r.runtime_s for r in rows if r.solver == solver and r.runtime_s is not None),
                 unsupported=sum(r.solver == solver and r.status == "unsupported" for r in rows),
+                mean_objective=_mean(c.objective for c in mine if c.objective is not None),
+                mean_gap_to_best=_mean(c.gap_to_best for c in mine if c.gap_to_best is not None),
             )
         )
     return Leaderboard(spec=spec, baseline=base, cells=tuple(cells), summary=tuple(summary))
@@ -192,11 +204,21 @@ def fmt_time(value: float | None) -> str:
 def summary_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     """Headers and string rows of the per-solver summary (ready for ``rich.table.Table.add_row``)."""
     vs = board.baseline or DEFAULT_BASELINE
-    headers = ["solver", "mean gap to ref %", f"mean gap to {vs} %", "feasible / jobs", "mean time s"]
+    headers = [
+        "solver",
+        "mean objective",
+        "mean gap to ref %",
+        "mean gap to best %",
+        f"mean gap to {vs} %",
+        "feasible / jobs",
+        "mean time s",
+    ]
     rows = [
         [
             s.solver,
+            fmt_objective(s.mean_objective),
             fmt_gap(s.mean_gap_to_reference) + (f" (n={s.gaps_to_reference})" if s.gaps_to_reference else ""),
+            fmt_gap(s.mean_gap_to_best),
             fmt_gap(s.mean_gap_to_baseline) + (f" (n={s.gaps_to_baseline})" if s.gaps_to_baseline else ""),
             f"{s.feasible}/{s.jobs}" + (f" ({s.unsupported} unsupported)" if s.unsupported else ""),
             fmt_time(s.mean_runtime_s),
@@ -207,8 +229,9 @@ def summary_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
 
 
 def _summary_order(s: SolverSummary) -> tuple[int, float, str]:
-    """Most feasible first, then smallest mean gap to the reference."""
-    gap = s.mean_gap_to_reference if s.mean_gap_to_reference is not None else float("inf")
+    """Most feasible first, then smallest mean gap to the reference (to the best found when there is none)."""
+    gap = s.mean_gap_to_reference if s.mean_gap_to_reference is not None else s.mean_gap_to_best
+    gap = gap if gap is not None else float("inf")
     return (-s.feasible, gap, s.solver)
 
 
@@ -222,6 +245,7 @@ def instance_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
         "proven",
         "reference",
         "gap to ref %",
+        "gap to best %",
         f"gap to {vs} %",
         "feasible",
         "time s",
@@ -234,6 +258,7 @@ def instance_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
             c.bound,
             fmt_objective(c.reference),
             fmt_gap(c.gap_to_reference),
+            fmt_gap(c.gap_to_best),
             fmt_gap(c.gap_to_baseline),
             f"{c.feasible}/{c.jobs}" + ("" if c.feasible == c.jobs else f" ({c.statuses})"),
             fmt_time(c.runtime_s),

@@ -62,14 +62,22 @@ def test_gaps_by_hand() -> None:
 def test_table_rows_for_the_cli() -> None:
     (board,) = leaderboards(ROWS)
     headers, rows = summary_rows(board)
-    assert headers == ["solver", "mean gap to ref %", "mean gap to ortools %", "feasible / jobs", "mean time s"]
+    assert headers == [
+        "solver",
+        "mean objective",
+        "mean gap to ref %",
+        "mean gap to best %",
+        "mean gap to ortools %",
+        "feasible / jobs",
+        "mean time s",
+    ]
     assert rows == [
-        ["ortools", "+7.50 (n=2)", "+0.00", "4/4", "3.00"],
-        ["nearest", "+24.00 (n=2)", "+15.00 (n=2)", "3/4", "1.00"],
+        ["ortools", "157.5", "+7.50 (n=2)", "+0.00", "+0.00", "4/4", "3.00"],
+        ["nearest", "179", "+24.00 (n=2)", "+15.00", "+15.00 (n=2)", "3/4", "1.00"],
     ]
     headers, rows = instance_rows(board)
     assert headers[0:2] == ["instance", "solver"]
-    assert ["A", "nearest", "138", "", "100", "+38.00", "+20.00", "1/2 (infeasible 1, ok 1)", "1.00"] in rows
+    assert ["A", "nearest", "138", "", "100", "+38.00", "+20.00", "+20.00", "1/2 (infeasible 1, ok 1)", "1.00"] in rows
 
 
 def test_baseline_falls_back_to_an_ortools_label() -> None:
@@ -104,8 +112,8 @@ def test_write_report_reads_csvs(tmp_path: Path) -> None:
     assert text.startswith("# Hand board\n")
     assert "Machine: 2 vCPU VM" in text
     assert "## hand" in text
-    assert "| nearest | +24.00 (n=2) | +15.00 (n=2) | 3/4 | 1.00 |" in text
-    assert "| A | nearest | 138 |  | 100 | +38.00 | +20.00 | 1/2 (infeasible 1, ok 1) | 1.00 |" in text
+    assert "| nearest | 179 | +24.00 (n=2) | +15.00 | +15.00 (n=2) | 3/4 | 1.00 |" in text
+    assert "| A | nearest | 138 |  | 100 | +38.00 | +20.00 | +20.00 | 1/2 (infeasible 1, ok 1) | 1.00 |" in text
 
 
 def test_later_rows_override_earlier_ones() -> None:
@@ -119,7 +127,7 @@ def test_unsupported_jobs_are_named_in_the_summary() -> None:
     rows = [*ROWS, row("A", "milp", 0, None, status="unsupported"), row("B", "milp", 0, None, status="unsupported")]
     (board,) = leaderboards(rows)
     _, table = summary_rows(board)
-    assert ["milp", "-", "-", "0/2 (2 unsupported)", "1.00"] in table
+    assert ["milp", "-", "-", "-", "-", "0/2 (2 unsupported)", "1.00"] in table
 
 
 def test_exact_solvers_show_what_they_proved() -> None:
@@ -133,3 +141,14 @@ def test_exact_solvers_show_what_they_proved() -> None:
     assert cells[("A", "milp")].bound == "optimal"
     assert cells[("B", "milp")].bound == ">= 190.5"
     assert cells[("A", "ortools")].bound == ""
+
+
+def test_gap_to_the_best_found_by_hand() -> None:
+    (board,) = leaderboards(ROWS)
+    cells = {(c.instance, c.solver): c for c in board.cells}
+    assert cells[("A", "ortools")].gap_to_best == 0.0  # 115 is the best mean on A
+    assert cells[("A", "nearest")].gap_to_best == pytest.approx(100 * (138 / 115 - 1))
+    assert cells[("B", "nearest")].gap_to_best == pytest.approx(10.0)
+    summary = {s.solver: s for s in board.summary}
+    assert summary["nearest"].mean_gap_to_best == pytest.approx(15.0)
+    assert summary["ortools"].mean_objective == pytest.approx(157.5)
