@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from routelab.cli.common import UsageError, console, one_line_errors, print_table
+from routelab.cli.common import UsageError, console, job_progress, one_line_errors, print_table
 
 bench_app = typer.Typer(help="Run benchmark specs and turn their results into leaderboards.", no_args_is_help=True)
 
@@ -51,20 +49,7 @@ def run(
         raise UsageError(f"--workers {workers}: expected a positive number")
     loaded = load_spec(spec)
     out = results or default_results(spec)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"),
-        console=console,
-    ) as bar:
-        task = bar.add_task(loaded.name, total=None, last="planning...")
-
-        def progress(done: int, total: int, row: object) -> None:
-            last = "" if row is None else escape(f"{row.instance} {row.solver}: {row.status}")  # type: ignore[attr-defined]
-            bar.update(task, completed=done, total=total, last=last)
-
+    with job_progress(loaded.name) as progress:
         rows = run_spec(loaded, out, backend=backend, workers=workers, address=address, progress=progress, root=root)
     console.print(f"results: {out} ({len(rows)} rows)")
     print_boards(rows, per_instance=instances)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import typer
@@ -91,3 +92,20 @@ def report_violations(score: Any) -> None:
         console.print(f"[red]violation:[/red] {message}", highlight=False)
     if not score.feasible:
         raise typer.Exit(1)
+
+
+@contextmanager
+def job_progress(title: str) -> Iterator[Callable[[int, int, Any], None]]:
+    """A progress bar for bench jobs; yields the ``progress(done, total, row)`` callback the runner takes."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
+    with Progress(TextColumn(f"[bold]{escape(title)}"), *columns, console=console) as bar:
+        task = bar.add_task(title, total=None, last="planning...")
+
+        def progress(done: int, total: int, row: Any) -> None:
+            last = "" if row is None else escape(f"{row.instance} {row.solver}: {row.status}")
+            bar.update(task, completed=done, total=total, last=last)
+
+        yield progress

@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from routelab.cli.common import UsageError, console, one_line_errors, parse_options, print_table
+from routelab.cli.common import UsageError, console, job_progress, one_line_errors, parse_options, print_table
 
 DEFAULT_REFERENCE = {"tsp": "lkh"}
 """Reference solver per kind when the user names none (others compare against the best configuration)."""
@@ -79,20 +77,7 @@ def tune(
     out = results or Path("runs") / "tune" / f"{solver}-{kind}{size}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with Progress(
-            TextColumn("[bold]tune {task.fields[solver]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[last]}"),
-            console=console,
-        ) as bar:
-            task = bar.add_task("tune", total=None, solver=solver, last="planning...")
-
-            def progress(done: int, total: int, row: Any) -> None:
-                last = "" if row is None else escape(f"{row.instance} {row.solver}: {row.status}")
-                bar.update(task, completed=done, total=total, last=last)
-
+        with job_progress(f"tune {solver}") as progress:
             result = run_tune(
                 solver,
                 out,
