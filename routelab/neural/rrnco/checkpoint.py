@@ -34,8 +34,12 @@ def build_policy(model: str, config: dict[str, Any]) -> Any:
     if model == "rrnco":
         return RRNCOPolicy(RRNCOConfig(**config))
     if model == "matnet":
+        import logging
+
         from rl4co.models.zoo.matnet.policy import MatNetPolicy
 
+        # MatNetPolicy forwards its own settings to its parent too, which logs them as "unused kwargs".
+        logging.getLogger("rl4co.models.common.constructive.base").setLevel(logging.CRITICAL)
         settings = {"problem": "atsp", "embed_dim": 128, "num_layers": 3, "num_heads": 8, **config}
         if settings["problem"] != "atsp":
             raise ValueError(f"rl4co's MatNet solves ATSP only here, not {settings['problem']}")
