@@ -39,6 +39,8 @@ class TrainSettings:
     city_seed: int = 0
     seed: int = 0
     threads: int | None = None
+    accelerator: str = "cpu"
+    """Lightning's accelerator: "cpu" here; "gpu" (or "auto") on a machine with one."""
     init: str | None = None
     resume: bool = False
     run_dir: str = "runs/train-rrnco"
@@ -107,7 +109,7 @@ def train(settings: TrainSettings, progress: bool = True) -> Path:
     last = run_dir / "last.ckpt"
     trainer = RL4COTrainer(
         max_epochs=settings.epochs,
-        accelerator="cpu",
+        accelerator=settings.accelerator,
         devices=1,
         default_root_dir=str(run_dir),
         logger=CSVLogger(str(run_dir), name="", version=""),
