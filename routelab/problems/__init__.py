@@ -16,6 +16,7 @@ from routelab.problems.documents import (
 )
 from routelab.problems.errors import FormatError
 from routelab.problems.kinds import KINDS, get_kind
+from routelab.problems.mapf import LifelongMAPFInstance
 from routelab.problems.score import Score
 from routelab.problems.solution import Solution, check, score_payload
 from routelab.problems.tsp import TSPInstance
@@ -25,6 +26,7 @@ __all__ = [
     "CVRPInstance",
     "CVRPTWInstance",
     "FormatError",
+    "LifelongMAPFInstance",
     "Score",
     "Solution",
     "TSPInstance",

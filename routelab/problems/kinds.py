@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from routelab.problems import cvrp, cvrptw, tsp
+from routelab.problems import cvrp, cvrptw, mapf, tsp
 from routelab.problems.errors import FormatError
 from routelab.problems.score import Score
 
@@ -23,12 +23,17 @@ class Kind:
     parse_payload: Callable[[str, dict[str, Any]], dict[str, Any]]
     score: Callable[[Any, dict[str, Any]], Score]
     payload_keys: tuple[str, ...]
+    sense: str = "min"
+    """Which way the objective improves: "min" (lengths) or "max" (throughput); see ``Score.sense``."""
 
 
 KINDS: dict[str, Kind] = {
     "tsp": Kind("tsp", tsp.TSPInstance, tsp.parse_payload, tsp.score, ("tour",)),
     "cvrp": Kind("cvrp", cvrp.CVRPInstance, cvrp.parse_payload, cvrp.score, ("routes",)),
     "cvrptw": Kind("cvrptw", cvrptw.CVRPTWInstance, cvrp.parse_payload, cvrptw.score, ("routes",)),
+    "lifelong_mapf": Kind(
+        "lifelong_mapf", mapf.LifelongMAPFInstance, mapf.parse_payload, mapf.score, ("paths",), sense="max"
+    ),
 }
 
 

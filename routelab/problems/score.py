@@ -13,6 +13,8 @@ class Score:
 
     ``objective`` is recomputed from the instance even when the solution is infeasible (it helps to see how
     long an infeasible tour is); ``cost`` is the PyVRP-style ranking value, infinite when infeasible.
+    ``sense`` says which way the objective improves: ``"min"`` (lengths, the default) or ``"max"``
+    (throughput, ``lifelong_mapf``); ``cost`` is always lower-is-better (``-objective`` for ``"max"``).
     """
 
     feasible: bool
@@ -21,15 +23,20 @@ class Score:
     details: dict[str, Any] = field(default_factory=dict)
     violation_count: int = 0
     """How many violations there were in all; ``violations`` lists only the first few."""
+    sense: str = "min"
 
     def __post_init__(self) -> None:
+        if self.sense not in ("min", "max"):
+            raise ValueError(f"Score.sense must be 'min' or 'max', got {self.sense!r}")
         listed = sum(1 for v in self.violations if not v.startswith("... and "))
         if self.violation_count < listed:
             object.__setattr__(self, "violation_count", listed)
 
     @property
     def cost(self) -> float:
-        return self.objective if self.feasible else math.inf
+        if not self.feasible:
+            return math.inf
+        return -self.objective if self.sense == "max" else self.objective
 
 
 MAX_REPORTED_VIOLATIONS = 20
