@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from routelab.bench.spec import ROOT_ENV, GeneratorRef
-from routelab.problems import FormatError, Solution, check, load_dataset, load_instance
+from routelab.problems import FormatError, Solution, check, gap_percent, load_dataset, load_instance, objective_sense
 
 STATUSES = ("ok", "infeasible", "no_solution", "unsupported", "error")
 """``ok``: feasible solution; ``infeasible``: a solution the scorer rejects; ``no_solution``: the solver gave
@@ -257,4 +257,4 @@ def _score_into(row: ResultRow, instance: Any, solution: Solution, reference: fl
         row.first_violation = _one_line(score.violations[0])
     row.status = "ok" if score.feasible else "infeasible"
     if score.feasible and reference and row.objective is not None:
-        row.gap_to_reference = 100.0 * (row.objective - reference) / reference
+        row.gap_to_reference = gap_percent(row.objective, reference, objective_sense(row.kind))

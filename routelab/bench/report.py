@@ -17,7 +17,7 @@ from pathlib import Path
 
 from routelab.bench.jobs import ResultRow
 from routelab.bench.results import read_results
-from routelab.problems import atomic_write
+from routelab.problems import atomic_write, gap_percent, objective_sense
 
 DEFAULT_BASELINE = "ortools"
 
@@ -72,10 +72,8 @@ class Leaderboard:
     summary: tuple[SolverSummary, ...]
 
 
-def _gap(value: float | None, other: float | None) -> float | None:
-    if value is None or other is None or other == 0:
-        return None
-    return 100.0 * (value - other) / other
+def _gap(value: float | None, other: float | None, sense: str = "min") -> float | None:
+    return gap_percent(value, other, sense)
 
 
 def _proof(group: list[ResultRow]) -> str:
@@ -127,6 +125,8 @@ def leaderboards(rows: Iterable[ResultRow], *, baseline: str | None = None) -> l
 
 def _leaderboard(spec: str, rows: list[ResultRow], baseline: str | None) -> Leaderboard:
     base = pick_baseline(rows, baseline)
+    sense = objective_sense(rows[0].kind) if rows else "min"
+    better = min if sense == "min" else max
     groups: dict[tuple[str, str], list[ResultRow]] = {}
     for row in rows:
         groups.setdefault((row.instance, row.solver), []).append(row)
@@ -151,8 +151,8 @@ def _leaderboard(spec: str, rows: list[ResultRow], baseline: str | None) -> Lead
                 feasible=sum(r.status == "ok" for r in group),
                 objective=objective,
                 reference=reference,
-                gap_to_reference=_gap(objective, reference),
-                gap_to_baseline=None if solver == base else _gap(objective, base_objective),
+                gap_to_reference=_gap(objective, reference, sense),
+                gap_to_baseline=None if solver == base else _gap(objective, base_objective, sense),
                 runtime_s=_mean(r.runtime_s for r in group if r.status in ("ok", "infeasible", "no_solution")),
                 statuses=", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
                 bound=_proof(group),
@@ -161,8 +161,8 @@ def _leaderboard(spec: str, rows: list[ResultRow], baseline: str | None) -> Lead
     best: dict[str, float] = {}
     for c in cells:
         if c.objective is not None:
-            best[c.instance] = min(best.get(c.instance, c.objective), c.objective)
-    cells = [replace(c, gap_to_best=_gap(c.objective, best.get(c.instance))) for c in cells]
+            best[c.instance] = better(best.get(c.instance, c.objective), c.objective)
+    cells = [replace(c, gap_to_best=_gap(c.objective, best.get(c.instance), sense)) for c in cells]
     summary = []
     for solver in sorted({c.solver for c in cells}):
         mine = [c for c in cells if c.solver == solver]

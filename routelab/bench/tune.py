@@ -27,6 +27,7 @@ from typing import Any
 from routelab.bench.jobs import ResultRow
 from routelab.bench.runner import Progress, run_spec
 from routelab.bench.spec import BenchSpec, GeneratorRef, InstanceEntry, SolverEntry, TimeLimit
+from routelab.problems import gap_percent, objective_sense
 
 Space = Mapping[str, Sequence[Any]]
 """Option name -> the values to try."""
@@ -176,6 +177,7 @@ def rank_trials(rows: Sequence[ResultRow], spec: BenchSpec, solver: str) -> Tune
     all of them: a fast but unreliable setting must not win on the instances it happened to finish.
     """
     reference_label = next((s.label for s in spec.solvers if s.label.startswith("reference:")), None)
+    sense = objective_sense(rows[0].kind) if rows else "min"
     by_job: dict[tuple[str, int], dict[str, ResultRow]] = {}
     for row in rows:
         by_job.setdefault((row.instance, row.seed), {})[row.solver] = row
@@ -186,7 +188,7 @@ def rank_trials(rows: Sequence[ResultRow], spec: BenchSpec, solver: str) -> Tune
         if ref is not None and ref.feasible and ref.objective is not None:
             targets[key] = float(ref.objective)
         elif feasible:
-            targets[key] = float(min(feasible))
+            targets[key] = float(min(feasible) if sense == "min" else max(feasible))
     trials = []
     for entry in spec.solvers:
         if entry.label == reference_label:
@@ -197,7 +199,8 @@ def rank_trials(rows: Sequence[ResultRow], spec: BenchSpec, solver: str) -> Tune
             if row is None or not row.feasible or row.objective is None or key not in targets:
                 continue
             target = targets[key]
-            gaps.append((row.objective - target) / abs(target) if target else 0.0)
+            gap = gap_percent(row.objective, target, sense)
+            gaps.append(gap / 100.0 if gap is not None else 0.0)
             objectives.append(row.objective)
             if row.runtime_s is not None:
                 runtimes.append(row.runtime_s)

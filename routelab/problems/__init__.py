@@ -15,7 +15,7 @@ from routelab.problems.documents import (
     save_solution,
 )
 from routelab.problems.errors import FormatError
-from routelab.problems.kinds import KINDS, get_kind
+from routelab.problems.kinds import KINDS, gap_percent, get_kind, objective_sense
 from routelab.problems.mapf import LifelongMAPFInstance
 from routelab.problems.score import Score
 from routelab.problems.solution import Solution, check, score_payload
@@ -32,10 +32,12 @@ __all__ = [
     "TSPInstance",
     "atomic_write",
     "check",
+    "gap_percent",
     "get_kind",
     "load_dataset",
     "load_instance",
     "load_solution",
+    "objective_sense",
     "save_dataset",
     "save_instance",
     "save_solution",

@@ -41,3 +41,17 @@ def get_kind(name: object, source: str = "<document>") -> Kind:
     if not isinstance(name, str) or name not in KINDS:
         raise FormatError(source, "kind", f"one of {', '.join(sorted(KINDS))}", name)
     return KINDS[name]
+
+
+def objective_sense(kind: str) -> str:
+    """``"min"`` or ``"max"``: which way a kind's objective improves (unknown kinds count as minimised)."""
+    entry = KINDS.get(kind)
+    return entry.sense if entry is not None else "min"
+
+
+def gap_percent(value: float | None, target: float | None, sense: str = "min") -> float | None:
+    """How much worse ``value`` is than ``target``, in percent of ``|target|``: positive means worse, for a
+    minimised objective (a longer tour) and a maximised one (a lower throughput) alike."""
+    if value is None or target is None or target == 0:
+        return None
+    return 100.0 * ((value - target) if sense == "min" else (target - value)) / abs(target)

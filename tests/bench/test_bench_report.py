@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,15 @@ def test_gap_to_the_best_found_by_hand() -> None:
     summary = {s.solver: s for s in board.summary}
     assert summary["nearest"].mean_gap_to_best == pytest.approx(15.0)
     assert summary["ortools"].mean_objective == pytest.approx(157.5)
+
+
+def test_a_maximised_objective_ranks_higher_values_first() -> None:
+    rows = [
+        replace(row("A", "follower", 0, 3.2), kind="lifelong_mapf"),
+        replace(row("A", "rhcr", 0, 2.4), kind="lifelong_mapf"),
+    ]
+    (board,) = leaderboards(rows)
+    cells = {c.solver: c for c in board.cells}
+    assert cells["follower"].gap_to_best == 0.0
+    assert cells["rhcr"].gap_to_best == pytest.approx(25.0)  # 2.4 is 25 % below the best throughput 3.2
+    assert [s.solver for s in sorted(board.summary, key=lambda s: s.mean_gap_to_best)] == ["follower", "rhcr"]
