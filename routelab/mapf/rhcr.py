@@ -27,17 +27,21 @@ both. Divergence can only come from failed agents or a time-limited replan.
 Runtime: a single A* explores at most ``(w + 1) * cells`` states, all in numba; the per-replan ``time_limit``
 makes the agents not yet planned when it expires wait in place, so a replan never hangs. The published RHCR
 (PBS, C++) costs 1.29 s per 256-step episode at 32 agents and 337 s at 192 agents on the warehouse map; this PP
-variant is far cheaper but degrades earlier in congestion (more failed agents).
+variant takes about 0.03 s (32 agents) to 1.3 s (192 agents) there (``benchmarks/mapf_rhcr.py``), and from about
+128 agents on its failed agents make executions diverge and force extra replans.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numba import njit
+
+if TYPE_CHECKING:
+    from routelab.mapf.sim import Simulator
 
 _DR = (0, -1, 1, 0, 0)
 _DC = (0, 0, 0, -1, 1)
@@ -125,6 +129,7 @@ def _st_astar(
     start: int,
     goal: int,
     w: int,
+    t0: int,
     res_v: np.ndarray,
     res_e: np.ndarray,
     g: np.ndarray,
@@ -135,7 +140,8 @@ def _st_astar(
     stamp: int,
     path_out: np.ndarray,
 ) -> int:
-    """Windowed space-time A*; writes ``path_out[0..w]`` and returns its cost, or ``-1`` when no window path exists.
+    """Windowed space-time A* from ``(start, t0)``; writes ``path_out[t0..w]`` and returns its cost, or ``-1`` when no
+    window path exists (``t0 > 0`` replans one agent in the middle of the current window).
 
     State index ``t * n + cell``. Moves cost 1, waiting costs 1 except on the goal (free, so arrivals park there),
     terminal states are ``t == w`` with cost ``g + dist``. The heuristic ``dist`` is consistent for these costs,
@@ -145,10 +151,11 @@ def _st_astar(
     n = nbr.shape[0]
     hb = n + 1
     w1 = w + 1
-    g[start] = 0
-    gstamp[start] = stamp
+    s0 = t0 * n + start
+    g[s0] = 0
+    gstamp[s0] = stamp
     h0 = dist[start]
-    size = _heap_push(heap, 0, ((h0 * hb + h0) * w1 + w) * n + start)
+    size = _heap_push(heap, 0, ((h0 * hb + h0) * w1 + (w - t0)) * n + start)
     while size > 0:
         key = heap[0]
         size = _heap_pop(heap, size)
@@ -160,9 +167,9 @@ def _st_astar(
         closed[s] = stamp
         if t == w:
             c = cell
-            for tt in range(w, -1, -1):
+            for tt in range(w, t0 - 1, -1):
                 path_out[tt] = c
-                if tt > 0:
+                if tt > t0:
                     c = parent[tt * n + c]
             return g[s] + dist[cell]
         gs = g[s]
@@ -197,6 +204,23 @@ def _reserve(path: np.ndarray, agent: int, nbr: np.ndarray, res_v: np.ndarray, r
             for d in range(1, 5):
                 if nbr[v, d] == u:
                     res_e[t, v, d] = 1
+
+
+@njit(cache=True)
+def _unreserve(path: np.ndarray, t0: int, agent: int, nbr: np.ndarray, res_v: np.ndarray, res_e: np.ndarray) -> None:
+    """Undo :func:`_reserve` of ``agent``'s ``path`` from ``t0`` on (a reverse-move bit has a unique owner, since two
+    agents making the same move at the same time would already be a vertex conflict)."""
+    w = path.shape[0] - 1
+    for t in range(t0, w + 1):
+        if res_v[t, path[t]] == agent:
+            res_v[t, path[t]] = -1
+    for t in range(t0, w):
+        u = path[t]
+        v = path[t + 1]
+        if u != v:
+            for d in range(1, 5):
+                if nbr[v, d] == u:
+                    res_e[t, v, d] = 0
 
 
 @dataclass
@@ -270,19 +294,21 @@ class WindowPlanner:
         self.res_e.fill(0)
 
     # ------------------------------------------------------------------ single agent
-    def plan_flat(self, start: int, goal: int) -> tuple[np.ndarray | None, int]:
-        """Space-time A* from flat ``start`` to flat ``goal`` against the current reservations.
+    def plan_flat(self, start: int, goal: int, t0: int = 0) -> tuple[np.ndarray | None, int]:
+        """Space-time A* from flat ``start`` at window time ``t0`` to flat ``goal`` against the current reservations.
 
-        Returns ``(path, cost)`` with ``path`` (w + 1,) flat cells, or ``(None, -1)`` when boxed in.
+        Returns ``(path, cost)`` with ``path`` (w + 1,) flat cells (entries before ``t0`` hold ``start``), or
+        ``(None, -1)`` when boxed in.
         """
         self._stamp += 1
-        path = np.empty(self.window + 1, dtype=np.int64)
+        path = np.full(self.window + 1, start, dtype=np.int64)
         cost = _st_astar(
             self.nbr,
             self.distances(int(goal)),
             int(start),
             int(goal),
             self.window,
+            int(t0),
             self.res_v,
             self.res_e,
             self._g,
@@ -305,6 +331,16 @@ class WindowPlanner:
     def reserve_flat(self, path: np.ndarray, agent: int) -> None:
         """Reserve a (w + 1,) flat path for ``agent``: its vertices and the reverse of its moves."""
         _reserve(np.asarray(path, dtype=np.int64), int(agent), self.nbr, self.res_v, self.res_e)
+
+    def unreserve_flat(self, path: np.ndarray, agent: int, t0: int = 0) -> None:
+        """Remove ``agent``'s reservations of the flat ``path`` from window time ``t0`` on."""
+        _unreserve(np.asarray(path, dtype=np.int64), int(t0), int(agent), self.nbr, self.res_v, self.res_e)
+
+    def reserve_paths(self, paths: np.ndarray) -> None:
+        """Reset the table to exactly the (A, w + 1) flat ``paths`` (agent ``a`` owns row ``a``)."""
+        self.clear()
+        for i in range(len(paths)):
+            self.reserve_flat(paths[i], i)
 
     def reserve(self, path: np.ndarray, agent: int) -> None:
         """:meth:`reserve_flat` for a (w + 1, 2) ``(row, col)`` path."""
@@ -355,6 +391,8 @@ class RHCRStats:
     plan_time: float = 0.0
     max_plan_time: float = 0.0
     restarts_used: int = 0
+    goal_replans: int = 0
+    """Single-agent mid-window replans towards a freshly assigned goal (``replan_on_goal``)."""
     plan_times: list[float] = field(default_factory=list)
 
 
@@ -367,7 +405,11 @@ class RHCR:
     with fresh random orders while some agent fails; the attempt with the fewest failures, then the lowest cost,
     wins. ``time_limit`` (seconds per replan, default 1.0, ``None`` = unlimited): once exceeded, no restart starts
     and the agents not yet planned wait. ``seed``: the order stream, re-seeded when an episode starts, so an
-    episode is deterministic per seed (unless the time limit bites).
+    episode is deterministic per seed (unless the time limit bites). ``replan_on_goal`` (default True): an agent
+    that was handed a new goal is replanned alone, from its current cell and the current window time, against the
+    others' remaining reservations, instead of parking on its old goal until the next period. RHCR itself plans
+    goal sequences inside the window so its agents never park; the simulator only reveals the next goal on arrival,
+    so this is the closest equivalent. ``False`` gives the plain "replan every ``h`` steps" scheme.
     """
 
     def __init__(
@@ -378,6 +420,7 @@ class RHCR:
         restarts: int = 3,
         time_limit: float | None = 1.0,
         seed: int = 0,
+        replan_on_goal: bool = True,
     ) -> None:
         if period < 1 or window < period:
             raise ValueError("need 1 <= period <= window")
@@ -389,6 +432,7 @@ class RHCR:
         self.restarts = int(restarts)
         self.time_limit = time_limit
         self.seed = seed
+        self.replan_on_goal = bool(replan_on_goal)
         self.planner: WindowPlanner | None = None
         self.stats = RHCRStats()
         self._reset_episode()
@@ -397,6 +441,7 @@ class RHCR:
         self._rng = np.random.default_rng(self.seed)
         self._plan: PlanResult | None = None
         self._plan_t0 = 0
+        self._plan_goals = np.empty(0, dtype=np.int64)
         self.stats = RHCRStats()
 
     def _bind(self, grid: np.ndarray) -> None:
@@ -418,17 +463,20 @@ class RHCR:
         else:
             order = self._rng.permutation(a)
         best = p.plan_all(starts, goals, order, deadline)
+        last = best
         tries = 0
         while best.failed.any() and tries < self.restarts and not best.timed_out:
             if deadline is not None and time.perf_counter() > deadline:
                 break
             tries += 1
-            res = p.plan_all(starts, goals, self._rng.permutation(a), deadline)
+            res = last = p.plan_all(starts, goals, self._rng.permutation(a), deadline)
             if res.timed_out:
                 best.timed_out = True  # a cut-short attempt is not comparable; keep the complete one
                 break
             if (res.failed.sum(), res.cost) < (best.failed.sum(), best.cost):
                 best = res
+        if last is not best:
+            p.reserve_paths(best.paths)  # mid-window goal replans need the table of the plan being executed
         dt = time.perf_counter() - t0
         s = self.stats
         s.replans += 1
@@ -440,7 +488,8 @@ class RHCR:
         s.plan_times.append(dt)
         return best
 
-    def __call__(self, sim) -> np.ndarray:
+    def __call__(self, sim: Simulator) -> np.ndarray:
+        """Next joint action; replans every ``period`` steps, at ``t = 0`` and when execution left the plan."""
         if sim.t == 0 or self.planner is None:
             self._bind(sim.grid)
             self._reset_episode()
@@ -453,10 +502,43 @@ class RHCR:
         if not need and not np.array_equal(plan.paths[:, k], pos):
             need = True
             self.stats.divergences += 1
+        goals = p.flat(sim.goals)
         if need:
-            plan = self._plan = self.replan(pos, p.flat(sim.goals))
+            plan = self._plan = self.replan(pos, goals)
+            self._plan_goals = goals
             self._plan_t0 = sim.t
             k = 0
+        elif self.replan_on_goal:
+            self._replan_new_goals(plan, pos, goals, k)
         u, v = plan.paths[:, k], plan.paths[:, k + 1]
         hit = p.nbr[u, 1:] == v[:, None]
         return np.where(u == v, 0, np.argmax(hit, axis=1) + 1).astype(np.int64)
+
+    def _replan_new_goals(self, plan: PlanResult, pos: np.ndarray, goals: np.ndarray, k: int) -> None:
+        """Replan, from window time ``k``, each agent whose goal changed since the plan (in plan priority order).
+
+        Their rest-of-window reservations are dropped first, so they only compete with the paths being executed;
+        an agent that finds no path waits in place (reserved), as in :meth:`WindowPlanner.plan_all`.
+        """
+        changed = np.flatnonzero(goals != self._plan_goals)
+        if len(changed) == 0:
+            return
+        p = self.planner
+        assert p is not None
+        t0 = time.perf_counter()
+        rank = np.empty(len(plan.order), dtype=np.int64)
+        rank[plan.order] = np.arange(len(plan.order))
+        changed = changed[np.argsort(rank[changed], kind="stable")]
+        for i in changed.tolist():
+            p.unreserve_flat(plan.paths[i], i, k)
+        for i in changed.tolist():
+            path, _ = p.plan_flat(int(pos[i]), int(goals[i]), k)
+            if path is None:
+                plan.paths[i, k:] = pos[i]
+                self.stats.failed_agents += 1
+            else:
+                plan.paths[i, k:] = path[k:]
+            p.reserve_flat(plan.paths[i], i)
+        self._plan_goals = goals
+        self.stats.goal_replans += len(changed)
+        self.stats.plan_time += time.perf_counter() - t0
