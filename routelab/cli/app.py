@@ -8,7 +8,15 @@ import typer
 from rich.table import Table
 
 from routelab.cli.bench import bench_app
-from routelab.cli.common import console, fmt_number, one_line_errors, parse_options, pick_instance, report_violations
+from routelab.cli.common import (
+    console,
+    describe_size,
+    fmt_number,
+    one_line_errors,
+    parse_options,
+    pick_instance,
+    report_violations,
+)
 from routelab.cli.tune import tune as tune_command
 
 app = typer.Typer(
@@ -44,7 +52,7 @@ def solve(
     instance = pick_instance(file, index)
     engine = get_solver(solver, **parse_options(option))
     ensure_supported(engine, instance)
-    with console.status(f"{engine.name} on {instance.name} ({instance.num_nodes} nodes)..."):
+    with console.status(f"{engine.name} on {instance.name} ({describe_size(instance)})..."):
         solution = engine.solve(instance, time_limit=time_limit, seed=seed)
     score = check(instance, solution)
     if output is not None:
@@ -111,7 +119,9 @@ def convert(
 @app.command()
 @one_line_errors
 def generate(
-    kind: str = typer.Argument(..., help="tsp, cvrp, cvrptw; atsp, acvrp, acvrptw (with --city); or city-matrices."),
+    kind: str = typer.Argument(
+        ..., help="tsp, cvrp, cvrptw; atsp, acvrp, acvrptw (with --city); city-matrices; lifelong_mapf (with --map)."
+    ),
     size: int | None = typer.Option(None, "--size", "-n", help="Customers (cvrp/cvrptw) or cities (tsp)."),
     count: int = typer.Option(1, "--count", "-c", help="How many instances."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -126,6 +136,11 @@ def generate(
     bbox: str | None = typer.Option(None, "--bbox", help="south,west,north,east (degrees)."),
     points: int = typer.Option(1000, "--points", help="city-matrices: road points to sample."),
     name: str | None = typer.Option(None, "--name", help="city-matrices: the city's name."),
+    grid_map: Path | None = typer.Option(None, "--map", help="lifelong_mapf: a MovingAI, RHCR kiva or POGEMA map."),
+    agents: int | None = typer.Option(None, "--agents", help="lifelong_mapf: number of agents."),
+    horizon: int = typer.Option(256, "--horizon", help="lifelong_mapf: episode length in steps."),
+    starts: str = typer.Option("random", "--starts", help="lifelong_mapf: random, homes (kiva) or scen."),
+    scen: Path | None = typer.Option(None, "--scen", help="lifelong_mapf: MovingAI .scen for --starts scen."),
 ) -> None:
     """Generate seeded instances: uniform random ones, ones sampled from a city's road matrices, or city matrices.
 
@@ -137,6 +152,16 @@ def generate(
     from routelab.data.readers import write_instances
 
     options = parse_options(option)
+    if kind in ("lifelong_mapf", "lifelong-mapf"):
+        from routelab.data.mapf_io import make_instance
+        from routelab.data.readers import write_instance
+
+        if grid_map is None or agents is None:
+            raise UsageError("lifelong_mapf instances need --map FILE and --agents N")
+        made = make_instance(grid_map, agents=agents, horizon=horizon, seed=seed, starts=starts, scen=scen, **options)
+        write_instance(made, output)
+        console.print(f"wrote {output} ({made.num_agents} agents on {made.height}x{made.width}, {made.horizon} steps)")
+        return
     if kind == "city-matrices":
         from routelab.data.roads.build import build_city, parse_bbox
         from routelab.data.roads.city import save_city

@@ -109,3 +109,12 @@ def job_progress(title: str) -> Iterator[Callable[[int, int, Any], None]]:
             bar.update(task, completed=done, total=total, last=last)
 
         yield progress
+
+
+def describe_size(instance: Any) -> str:
+    """ "100 nodes" for routing, "128 agents" for MAPF: what a status line says about an instance's size."""
+    if hasattr(instance, "num_nodes"):
+        return f"{instance.num_nodes} nodes"
+    if hasattr(instance, "num_agents"):
+        return f"{instance.num_agents} agents"
+    return instance.kind

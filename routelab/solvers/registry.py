@@ -20,6 +20,8 @@ _REGISTRY: dict[str, str] = {
     "mcts": "routelab.solvers.mcts:MCTSSolver",
     "rrnco": "routelab.solvers.rrnco:RRNCOSolver",
     "matnet": "routelab.solvers.rrnco:MatNetSolver",
+    "rhcr": "routelab.solvers.mapf_solvers:RHCRSolver",
+    "follower": "routelab.solvers.mapf_solvers:FollowerSolver",
 }
 
 
