@@ -8,16 +8,14 @@ is checked when the spec is expanded into jobs (:mod:`routelab.bench.plan`).
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routelab.data.root import ROOT_ENV as ROOT_ENV  # re-exported: specs and plans use them from here
+from routelab.data.root import resolve_root as resolve_root
 from routelab.problems import FormatError
-
-ROOT_ENV = "ROUTELAB_BENCHMARKS"
-"""Environment variable naming the benchmark root (the folder globs are relative to)."""
 
 _TOP_KEYS = {"name", "description", "time_limit", "time_limit_per_node", "seeds", "instances", "solvers"}
 _INSTANCE_KEYS = {"glob", "generator", "references", "limit", "time_limit", "time_limit_per_node", "group"}
@@ -167,22 +165,6 @@ def parse_spec(doc: dict[str, Any], source: str) -> BenchSpec:
         solvers=solver_entries,
         description=description,
     )
-
-
-def resolve_root(explicit: str | Path | None = None) -> Path | None:
-    """The benchmark root: ``explicit``, else $ROUTELAB_BENCHMARKS, else ``../shared/benchmarks`` beside the
-    current directory or the repository, the layout the project is developed in. None when nothing exists."""
-    if explicit is not None:
-        return Path(explicit).expanduser().resolve()
-    env = os.environ.get(ROOT_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    repo = Path(__file__).resolve().parents[2]
-    for base in (Path.cwd(), repo):
-        candidate = (base / ".." / "shared" / "benchmarks").resolve()
-        if candidate.is_dir():
-            return candidate
-    return None
 
 
 # -- field checks ---------------------------------------------------------------------------------------

@@ -206,6 +206,8 @@ def generate(kind: str, size: int, count: int, seed: int, **options: Any) -> lis
 
     if kind in ROAD_KINDS:
         return _road_instances(kind, size, count, seed, **options)
+    if kind == "lifelong_mapf":
+        return _mapf_instances(size, count, seed, **options)
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; the generators make {', '.join((*KINDS, *ROAD_KINDS))}")
     if isinstance(size, bool) or not isinstance(size, int) or size < (2 if kind == "tsp" else 1):
@@ -229,3 +231,17 @@ def _road_instances(
     if city is None:
         raise ValueError(f"{kind} instances are sampled from road matrices: give city= a {{City}}_data.npz or helsinki")
     return sample_instances(open_city(str(city), points=points, seed=seed), kind, size, count, seed, **options)
+
+
+def _mapf_instances(
+    agents: int, count: int, seed: int, *, map: str | None = None, horizon: int = 256, **options: Any
+) -> list[Any]:
+    """Lifelong MAPF episodes on ``map`` (a path, or one relative to the benchmark root) with ``agents`` agents;
+    instance ``k`` uses seed ``seed + k`` for its starts and goal stream."""
+    from routelab.data.mapf_io import make_instance, read_grid_map
+    from routelab.data.root import benchmark_file
+
+    if map is None:
+        raise ValueError("lifelong_mapf instances need map= a MovingAI, RHCR kiva or POGEMA map file")
+    grid_map = read_grid_map(benchmark_file(map))
+    return [make_instance(grid_map, agents=agents, horizon=horizon, seed=seed + k, **options) for k in range(count)]
