@@ -218,19 +218,31 @@ def solvers() -> None:
 def plot(
     instance_file: Path = typer.Argument(..., help="Instance file."),
     solution_file: Path | None = typer.Argument(None, help="Optional solution to draw."),
-    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write (lifelong_mapf: also .gif/.mp4)."),
     index: int = typer.Option(0, "--index", help="Which instance of a multi-instance file."),
 ) -> None:
-    """Draw an instance (and a solution's routes) on its coordinates.
+    """Draw an instance (and a solution's routes) on its coordinates; animate a lifelong_mapf episode.
 
-    Example: routelab plot C101.txt C101.ortools.json -o C101.png
+    Examples: routelab plot C101.txt C101.ortools.json -o C101.png;
+    routelab plot warehouse.json warehouse.follower.json -o episode.gif
     """
     from routelab.bench.plots import plot_routing
+    from routelab.cli.common import UsageError
     from routelab.data.readers import read_solution
 
     instance = pick_instance(instance_file, index)
     solution = read_solution(solution_file, instance) if solution_file is not None else None
-    plot_routing(instance, solution, output)
+    if instance.kind == "lifelong_mapf":
+        from routelab.bench.mapf_plots import animate_episode, plot_mapf
+
+        if output.suffix.lower() in (".gif", ".mp4"):
+            if solution is None:
+                raise UsageError(f"{output}: an animation needs a solution (routelab plot INSTANCE SOLUTION -o ...)")
+            animate_episode(instance, solution, output)
+        else:
+            plot_mapf(instance, solution, output)
+    else:
+        plot_routing(instance, solution, output)
     console.print(f"wrote {output}")
 
 
