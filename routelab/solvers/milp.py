@@ -559,10 +559,11 @@ class MILPSolver:
     """
 
     name = "milp"
-    kinds = frozenset({"tsp", "cvrp", "cvrptw"})
+    kinds = frozenset({"tsp", "cvrp", "cvrptw", "lifelong_mapf"})
     needs = (
         f"tsp/atsp up to {DEFAULT_MAX_TSP_NODES} cities (time-limited; proves ~100-250 in a minute); "
-        f"cvrp/cvrptw up to {DEFAULT_MAX_NODES} customers (proves ~20-50)"
+        f"cvrp/cvrptw up to {DEFAULT_MAX_NODES} customers (proves ~20-50); lifelong_mapf: windowed CP-SAT "
+        "(mapf-milp)"
     )
 
     def __init__(
@@ -582,13 +583,16 @@ class MILPSolver:
         self.highs_options = dict(highs_options or {})
         self.needs = (
             f"tsp/atsp up to {self.max_tsp_nodes} cities (time-limited; proves ~100-250 in a minute); "
-            f"cvrp/cvrptw up to {self.max_nodes} customers (proves ~20-50)"
+            f"cvrp/cvrptw up to {self.max_nodes} customers (proves ~20-50); lifelong_mapf: windowed CP-SAT "
+            "(mapf-milp)"
         )
 
     def supports(self, instance: Any) -> str | None:
         reason = kind_reason(self, instance)
         if reason is not None:
             return reason
+        if instance.kind == "lifelong_mapf":
+            return None
         if instance.kind == "tsp":
             if instance.num_nodes > self.max_tsp_nodes:
                 return f"more than {self.max_tsp_nodes} cities"
@@ -600,6 +604,10 @@ class MILPSolver:
 
     def solve(self, instance: Any, *, time_limit: float | None = None, seed: int = 0) -> Solution:
         ensure_supported(self, instance)
+        if instance.kind == "lifelong_mapf":  # one name for "the exact baseline" on every board
+            from routelab.solvers.mapf_window_milp import WindowMILPSolver
+
+            return WindowMILPSolver().solve(instance, time_limit=time_limit, seed=seed)
         clock = Stopwatch()
         deadline = math.inf if time_limit is None else time.perf_counter() + max(0.0, float(time_limit))
         if instance.kind == "tsp":

@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str] = {
     "matnet": "routelab.solvers.rrnco:MatNetSolver",
     "rhcr": "routelab.solvers.mapf_solvers:RHCRSolver",
     "follower": "routelab.solvers.mapf_solvers:FollowerSolver",
+    "mapf-milp": "routelab.solvers.mapf_window_milp:WindowMILPSolver",
 }
 
 

@@ -57,3 +57,11 @@ def test_bad_options_are_refused():
         get_solver("follower", radius=3)
     with pytest.raises(ValueError, match="period"):
         get_solver("rhcr", window=3, period=5)
+
+
+def test_milp_runs_the_windowed_exact_baseline_on_mapf(instance: LifelongMAPFInstance):
+    small = make_instance(parse_pogema_grid(ROOMS, "rooms"), agents=3, horizon=12, seed=1)
+    sol = get_solver("milp").solve(small)
+    score = check(small, sol)
+    assert score.feasible, score.violations
+    assert sol.solver == "mapf-milp" and "mapf_milp" in sol.stats
