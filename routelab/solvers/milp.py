@@ -545,6 +545,10 @@ def _patch(dist: np.ndarray, cycles: list[list[int]]) -> np.ndarray:
 # -- the solver -----------------------------------------------------------------------------------------------------
 
 
+MAX_MAPF_AGENTS = 16
+"""Agents beyond which ``milp`` declines a lifelong MAPF episode (``mapf-milp`` itself has no such limit)."""
+
+
 class MILPSolver:
     """Exact MILP baseline on HiGHS: lazy DFJ for (A)TSP, compact lifted-MTZ arc flow for small (A)CVRP(TW).
 
@@ -592,6 +596,11 @@ class MILPSolver:
         if reason is not None:
             return reason
         if instance.kind == "lifelong_mapf":
+            if instance.num_agents > MAX_MAPF_AGENTS:
+                return (
+                    f"more than {MAX_MAPF_AGENTS} agents: the windowed CP-SAT model rarely proves a window then; "
+                    "run mapf-milp directly to try"
+                )
             return None
         if instance.kind == "tsp":
             if instance.num_nodes > self.max_tsp_nodes:
