@@ -6,6 +6,8 @@ Reading:
     ``.vrp``               VRPLIB (CVRP, VRPTW)
     ``.txt``               Solomon VRPTW when it has Solomon's VEHICLE/CUSTOMER headers, else the TSP test-set
                            format (one instance per line)
+    ``*_net.tntp``         a TNTP road network with the sibling ``*_trips.tntp`` (a ``network_design`` instance
+                           without projects); other ``.tntp`` files are not instances
     a folder               every readable file in it, sorted by name (not recursive)
 Writing: the same extensions; many instances go to a batched ``.npz``, a test-set ``.txt`` (tsp) or a folder
 (a path without an extension) of one ``.json`` each. Solutions: ``.json`` (shared), ``.sol`` (VRPLIB),
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from routelab.data.solomon import looks_like_solomon, read_solomon, write_solomon
+from routelab.data.tntp import is_tntp_net, read_tntp_instance
 from routelab.data.tsp_testset import read_tsp_testset, write_tsp_testset
 from routelab.data.tsplib import read_tsplib, read_tsplib_tour, write_tsplib, write_tsplib_tour
 from routelab.data.vrplib_io import read_vrplib, read_vrplib_solution, write_vrplib, write_vrplib_solution
@@ -37,7 +40,7 @@ from routelab.problems import (
 )
 from routelab.problems.documents import DATASET_VERSION, HEADER_KEY
 
-INSTANCE_SUFFIXES: tuple[str, ...] = (".json", ".npz", ".tsp", ".atsp", ".vrp", ".txt")
+INSTANCE_SUFFIXES: tuple[str, ...] = (".json", ".npz", ".tsp", ".atsp", ".vrp", ".txt", ".tntp")
 SOLUTION_SUFFIXES: tuple[str, ...] = (".json", ".sol", ".tour")
 
 
@@ -66,7 +69,11 @@ def read_instances(path: str | Path, *, limit: int | None = None) -> list[Any]:
     """Every instance in ``path`` (a file or a folder); ``limit`` keeps the first few of a multi-instance file."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in INSTANCE_SUFFIXES)
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.suffix.lower() in INSTANCE_SUFFIXES and (p.suffix.lower() != ".tntp" or is_tntp_net(p))
+        )
         if not files:
             raise FormatError(str(path), "folder", f"instance files ({', '.join(INSTANCE_SUFFIXES)})", "none")
         out = [inst for f in files for inst in read_instances(f)]
@@ -84,6 +91,10 @@ def read_instances(path: str | Path, *, limit: int | None = None) -> list[Any]:
         out = [read_vrplib(path)]
     elif suffix == ".txt":
         out = _read_txt(path, limit)
+    elif suffix == ".tntp":
+        if not is_tntp_net(path):
+            raise FormatError(str(path), "file", "a *_net.tntp network (its *_trips.tntp is read alongside)", path.name)
+        out = [read_tntp_instance(path)]
     else:
         raise FormatError(
             str(path), "extension", f"one of {', '.join(INSTANCE_SUFFIXES)} or a folder", suffix or "none"

@@ -17,6 +17,7 @@ from routelab.problems.documents import (
 from routelab.problems.errors import FormatError
 from routelab.problems.kinds import KINDS, gap_percent, get_kind, objective_sense
 from routelab.problems.mapf import LifelongMAPFInstance
+from routelab.problems.network_design import NetworkDesignInstance
 from routelab.problems.score import Score
 from routelab.problems.solution import Solution, check, score_payload
 from routelab.problems.tsp import TSPInstance
@@ -27,6 +28,7 @@ __all__ = [
     "CVRPTWInstance",
     "FormatError",
     "LifelongMAPFInstance",
+    "NetworkDesignInstance",
     "Score",
     "Solution",
     "TSPInstance",

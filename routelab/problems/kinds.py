@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from routelab.problems import cvrp, cvrptw, mapf, tsp
+from routelab.problems import cvrp, cvrptw, mapf, network_design, tsp
 from routelab.problems.errors import FormatError
 from routelab.problems.score import Score
 
@@ -33,6 +33,13 @@ KINDS: dict[str, Kind] = {
     "cvrptw": Kind("cvrptw", cvrptw.CVRPTWInstance, cvrp.parse_payload, cvrptw.score, ("routes",)),
     "lifelong_mapf": Kind(
         "lifelong_mapf", mapf.LifelongMAPFInstance, mapf.parse_payload, mapf.score, ("paths",), sense="max"
+    ),
+    "network_design": Kind(
+        "network_design",
+        network_design.NetworkDesignInstance,
+        network_design.parse_payload,
+        network_design.score,
+        ("projects", "flows"),
     ),
 }
 

@@ -23,6 +23,7 @@ _REGISTRY: dict[str, str] = {
     "rhcr": "routelab.solvers.mapf_solvers:RHCRSolver",
     "follower": "routelab.solvers.mapf_solvers:FollowerSolver",
     "mapf-milp": "routelab.solvers.mapf_window_milp:WindowMILPSolver",
+    "ue": "routelab.solvers.ue:UESolver",
 }
 
 
