@@ -113,7 +113,9 @@ def train(settings: TrainSettings, progress: bool = True) -> Path:
         devices=1,
         default_root_dir=str(run_dir),
         logger=CSVLogger(str(run_dir), name="", version=""),
-        callbacks=[ModelCheckpoint(dirpath=str(run_dir), save_last=True, save_top_k=0)],
+        # save_top_k=1 without a monitor keeps the latest epoch; with save_top_k=0 Lightning writes last.ckpt
+        # only when training ends, so a killed run could not resume
+        callbacks=[ModelCheckpoint(dirpath=str(run_dir), save_last=True, save_top_k=1, every_n_epochs=1)],
         enable_progress_bar=progress,
         precision="32-true",  # rl4co's default is 16-mixed, which Lightning turns into slow bf16 on CPU
         log_every_n_steps=max(1, settings.steps_per_epoch // 5),
