@@ -90,8 +90,10 @@ def train(settings: TrainSettings, progress: bool = True) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     cities = training_cities(settings.cities, settings.city_points, settings.city_seed)
     env = make_training_env(settings.problem, settings.size, cities)
+    earlier: list[dict[str, Any]] = []
     if settings.init:
-        policy, _ = load_checkpoint(settings.init, settings.problem, settings.model)
+        policy, previous = load_checkpoint(settings.init, settings.problem, settings.model)
+        earlier = [*previous.get("earlier_stages", []), {k: v for k, v in previous.items() if k != "earlier_stages"}]
         policy.train()
     else:
         policy = build_policy(settings.model, {"problem": settings.problem, **settings.config})
@@ -133,6 +135,7 @@ def train(settings: TrainSettings, progress: bool = True) -> Path:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "curve": curve,
+        "earlier_stages": earlier,  # the curriculum so far: each stage's record, oldest first
     }
     save_checkpoint(policy, out, record)
     return out
