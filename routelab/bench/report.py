@@ -295,7 +295,9 @@ def render_markdown(
     out += [
         f"Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by `routelab bench report`. Objectives are "
         "recomputed by `routelab check`, never taken from the solver; a cell's objective is the mean over its "
-        "feasible seeds; gaps are `100 * (objective - other) / other` percent; mean gaps run over the instances "
+        "feasible seeds; gaps are `100 * (objective - other) / |other|` percent for minimised objectives and "
+        "`100 * (other - objective) / |other|` for maximised ones (throughput), so a positive gap is always worse; "
+        "mean gaps run over the instances "
         "where the gap exists (n=...), so read them next to the feasible counts.",
         "",
     ]
