@@ -35,19 +35,7 @@ def load(name: str) -> tuple[RoadNetwork, np.ndarray, np.ndarray | None, tuple[f
     folder, prefix, weights, _ = NETWORKS[name]
     net = read_tntp_net(ROOT / folder / f"{prefix}_net.tntp")
     demand = read_tntp_trips(ROOT / folder / f"{prefix}_trips.tntp", num_zones=net.num_zones)
-    road = RoadNetwork(
-        num_nodes=net.num_nodes,
-        num_zones=net.num_zones,
-        tail=net.tail,
-        head=net.head,
-        capacity=net.capacity,
-        free_flow_time=net.free_flow_time,
-        b=net.b,
-        power=net.power,
-        toll=net.toll,
-        length=net.length,
-        first_thru_node=net.first_thru_node,
-    )
+    road = net.road_network()
     flow_file = ROOT / folder / f"{prefix}_flow.tntp"
     ref = read_tntp_flow(flow_file).aligned(net, str(flow_file)) if flow_file.exists() else None
     return road, demand, ref, weights

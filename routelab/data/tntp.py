@@ -61,6 +61,24 @@ class TNTPNetwork:
     def num_links(self) -> int:
         return len(self.tail)
 
+    def road_network(self) -> Any:
+        """The network as a :class:`routelab.traffic.RoadNetwork`, ready for :func:`routelab.traffic.solve_ue`."""
+        from routelab.traffic import RoadNetwork
+
+        return RoadNetwork(
+            num_nodes=self.num_nodes,
+            num_zones=self.num_zones,
+            tail=self.tail,
+            head=self.head,
+            capacity=self.capacity,
+            free_flow_time=self.free_flow_time,
+            b=self.b,
+            power=self.power,
+            toll=self.toll,
+            length=self.length,
+            first_thru_node=self.first_thru_node,
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class TNTPFlows:

@@ -167,19 +167,7 @@ def test_limits_and_bad_arguments() -> None:
 def _shared(folder: str, prefix: str) -> tuple[RoadNetwork, np.ndarray, np.ndarray | None]:
     net = read_tntp_net(TNTP / folder / f"{prefix}_net.tntp")
     demand = read_tntp_trips(TNTP / folder / f"{prefix}_trips.tntp", num_zones=net.num_zones)
-    road = RoadNetwork(
-        num_nodes=net.num_nodes,
-        num_zones=net.num_zones,
-        tail=net.tail,
-        head=net.head,
-        capacity=net.capacity,
-        free_flow_time=net.free_flow_time,
-        b=net.b,
-        power=net.power,
-        toll=net.toll,
-        length=net.length,
-        first_thru_node=net.first_thru_node,
-    )
+    road = net.road_network()
     flow_file = TNTP / folder / f"{prefix}_flow.tntp"
     ref = read_tntp_flow(flow_file).aligned(net) if flow_file.exists() else None
     return road, demand, ref
