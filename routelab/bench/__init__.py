@@ -9,6 +9,7 @@ Typical use::
 """
 
 from routelab.bench.jobs import COLUMNS, STATUSES, InstanceRef, Job, ResultRow, run_job
+from routelab.bench.label import Label, label_dataset
 from routelab.bench.plan import plan_jobs
 from routelab.bench.report import (
     Leaderboard,
@@ -19,7 +20,7 @@ from routelab.bench.report import (
     write_report,
 )
 from routelab.bench.results import ResultWriter, prepare_results, read_results
-from routelab.bench.runner import BACKENDS, Progress, run_spec
+from routelab.bench.runner import BACKENDS, Progress, run_jobs, run_spec
 from routelab.bench.spec import ROOT_ENV, BenchSpec, load_spec, parse_spec, resolve_root
 
 __all__ = [
@@ -30,11 +31,13 @@ __all__ = [
     "BenchSpec",
     "InstanceRef",
     "Job",
+    "Label",
     "Leaderboard",
     "Progress",
     "ResultRow",
     "ResultWriter",
     "instance_rows",
+    "label_dataset",
     "leaderboards",
     "load_spec",
     "parse_spec",
@@ -44,6 +47,7 @@ __all__ = [
     "render_markdown",
     "resolve_root",
     "run_job",
+    "run_jobs",
     "run_spec",
     "summary_rows",
     "write_report",

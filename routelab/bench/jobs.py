@@ -65,6 +65,8 @@ class Job:
     seed: int
     time_limit: float
     reference: float | None = None
+    solution_path: str | None = None
+    """Where the worker saves the solution document (labelling keeps solutions; leaderboards keep rows only)."""
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -124,10 +126,24 @@ def read_file_instances(path: str | Path, limit: int | None = None) -> list[Any]
         except FormatError as exc:
             if exc.field != "routelab":
                 raise
-            return load_dataset(path)[:limit]
+            return _cached_dataset(path)[:limit]
     from routelab.data.readers import read_instances  # lazy: bench must not need every reader to import
 
     return list(read_instances(path, limit=limit))
+
+
+_DATASET_CACHE: dict[tuple[str, int, int], list[Any]] = {}
+
+
+def _cached_dataset(path: Path) -> list[Any]:
+    """A batched dataset read once per worker process: labelling runs one job per instance of one file, and
+    reading the whole file for every job would make labelling N instances cost N^2."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _DATASET_CACHE:
+        _DATASET_CACHE.clear()  # one dataset at a time: bounded memory
+        _DATASET_CACHE[key] = load_dataset(path)
+    return _DATASET_CACHE[key]
 
 
 def generate_instances(ref: GeneratorRef) -> list[Any]:
@@ -226,6 +242,10 @@ def run_job(job: Job) -> ResultRow:
         start = time.perf_counter()
         solution = solver.solve(instance, time_limit=job.time_limit, seed=job.seed)
         row.runtime_s = time.perf_counter() - start
+        if job.solution_path is not None:
+            from routelab.problems.documents import save_solution
+
+            save_solution(solution, job.solution_path)  # atomic: a killed worker leaves no half-written label
         _score_into(row, instance, solution, job.reference)
     except Exception as exc:  # a job reports its failure as data so the other jobs carry on
         from routelab.solvers.base import UnsupportedInstance

@@ -57,6 +57,22 @@ def run_spec(
     if not isinstance(spec, BenchSpec):
         spec = load_spec(spec)
     jobs = plan_jobs(spec, root)
+    return run_jobs(jobs, results_path, backend=backend, workers=workers, address=address, progress=progress)
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    results_path: str | Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: Progress | None = None,
+) -> list[ResultRow]:
+    """Run the ``jobs`` not yet recorded in ``results_path`` (resume), appending a row as each one finishes;
+    returns the rows of all ``jobs`` in their order. Specs and dataset labelling both come through here."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     existing = {row.key: row for row in prepare_results(results_path)}
     _warn_if_stale(jobs, existing, results_path)
     todo = [job for job in jobs if job.key not in existing]

@@ -77,3 +77,44 @@ def report(
     if output is not None:
         write_report(results, output, title=title, machine_note=machine, baseline=baseline)
         console.print(f"wrote {output}")
+
+
+@bench_app.command("label")
+@one_line_errors
+def label(
+    dataset: Path = typer.Argument(..., help="A batched .npz dataset, a folder of instances or any instance file."),
+    solver: str = typer.Option(..., "--solver", "-s", help="The solver whose solutions are the labels (milp, ue)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for labels.csv and solutions/."),
+    time_limit: float = typer.Option(60.0, "--time-limit", "-t", help="Seconds per instance."),
+    option: list[str] | None = typer.Option(None, "--option", help="Solver option KEY=VALUE (repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Solver seed."),
+    backend: str = typer.Option("local", "--backend", "-b", help="local (process pool) or ray."),
+    workers: int | None = typer.Option(None, "--workers", "-w", help="Parallel jobs (default: CPU count)."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster address (ray backend)."),
+) -> None:
+    """Label a dataset: solve each instance with SOLVER through the bench runner, keeping every solution.
+
+    Rerun to resume. Example: routelab bench label coord25.npz --solver milp -t 30 -o coord25-labels --workers 2
+    """
+    from routelab.bench import BACKENDS, label_dataset
+    from routelab.cli.common import parse_options
+
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers {workers}: expected a positive number")
+    with job_progress(f"label {dataset.name} with {solver}") as progress:
+        labels = label_dataset(
+            dataset,
+            solver,
+            time_limit=time_limit,
+            out_dir=output,
+            options=parse_options(option),
+            seed=seed,
+            backend=backend,
+            workers=workers,
+            address=address,
+            progress=progress,
+        )
+    good = sum(item.ok for item in labels)
+    console.print(f"{good}/{len(labels)} instances labelled (feasible); rows in {output / 'labels.csv'}")
