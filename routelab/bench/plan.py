@@ -78,7 +78,11 @@ def _solver_target(spec: BenchSpec, solver: SolverEntry) -> str:
 
 
 def _size(instance: Any) -> int | None:
+    """Nodes for routing and networks, robots/agents for coordination and MAPF: what per-node time limits scale
+    with and what tables group by."""
     n = getattr(instance, "num_nodes", None)
+    if n is None:
+        n = getattr(instance, "num_agents", None)
     return int(n) if n is not None else None
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from routelab.cli.bench import bench_app
 from routelab.cli.common import (
+    UsageError,
     console,
     describe_size,
     fmt_number,
@@ -50,7 +51,10 @@ def solve(
     from routelab.solvers.base import ensure_supported
 
     instance = pick_instance(file, index)
-    engine = get_solver(solver, **parse_options(option))
+    try:
+        engine = get_solver(solver, **parse_options(option))
+    except (TypeError, ValueError) as exc:  # an option the solver does not take, or a bad value for one
+        raise UsageError(f"--option for {solver}: {exc}") from None
     ensure_supported(engine, instance)
     with console.status(f"{engine.name} on {instance.name} ({describe_size(instance)})..."):
         solution = engine.solve(instance, time_limit=time_limit, seed=seed)
@@ -120,7 +124,9 @@ def convert(
 @one_line_errors
 def generate(
     kind: str = typer.Argument(
-        ..., help="tsp, cvrp, cvrptw; atsp, acvrp, acvrptw (with --city); city-matrices; lifelong_mapf (with --map)."
+        ...,
+        help="tsp, cvrp, cvrptw; atsp, acvrp, acvrptw (with --city); city-matrices; lifelong_mapf (with --map); "
+        "network_design, ue-dataset (with --net); coordination (--size robots, optional --map).",
     ),
     size: int | None = typer.Option(None, "--size", "-n", help="Customers (cvrp/cvrptw) or cities (tsp)."),
     count: int = typer.Option(1, "--count", "-c", help="How many instances."),
@@ -141,12 +147,19 @@ def generate(
     horizon: int = typer.Option(256, "--horizon", help="lifelong_mapf: episode length in steps."),
     starts: str = typer.Option("random", "--starts", help="lifelong_mapf: random, homes (kiva) or scen."),
     scen: Path | None = typer.Option(None, "--scen", help="lifelong_mapf: MovingAI .scen for --starts scen."),
+    net: str | None = typer.Option(None, "--net", help="network_design: a *_net.tntp (trips beside it)."),
+    label: str | None = typer.Option(None, "--label", help="coordination: label with this solver (milp) too."),
+    label_time_limit: float = typer.Option(30.0, "--label-time-limit", help="--label: seconds per instance."),
+    workers: int | None = typer.Option(None, "--workers", help="--label: parallel jobs (default: all cores)."),
 ) -> None:
     """Generate seeded instances: uniform random ones, ones sampled from a city's road matrices, or city matrices.
 
     Examples: routelab generate cvrptw --size 50 --count 1000 --seed 1 -o cvrptw50.npz;
     routelab generate city-matrices --builtin helsinki --points 1000 -o Helsinki_data.npz;
-    routelab generate acvrptw --city helsinki --size 100 --count 16 --seed 3333 -o helsinki-acvrptw100.npz
+    routelab generate acvrptw --city helsinki --size 100 --count 16 --seed 3333 -o helsinki-acvrptw100.npz;
+    routelab generate network_design --net network_design/tntp/SiouxFalls/SiouxFalls_net.tntp
+    --option variant=lane-add --option lanes=2 --option budget=0.5 -o sf-add2-b50.json;
+    routelab generate coordination --size 10 --count 100 --seed 1 --label milp -o coord10.npz
     """
     from routelab.cli.common import UsageError
     from routelab.data.readers import write_instances
@@ -174,8 +187,42 @@ def generate(
         save_city(made, output)
         console.print(f"wrote {output} ({made.name}: {made.size} points, {len(made.connected_points())} connected)")
         return
+    if kind == "ue-dataset":  # surrogate training data: routelab generate ue-dataset --net SiouxFalls -c 2000 -o sf.npz
+        from rich.progress import Progress
+
+        from routelab.traffic.ue_dataset import make_ue_dataset
+
+        if net is None:
+            raise UsageError("ue-dataset needs --net (a *_net.tntp file or a network name such as SiouxFalls)")
+        known = {"gap", "swap_share", "backend", "address", "labeller"}
+        if set(options) - known:
+            raise UsageError(f"ue-dataset options: {', '.join(sorted(known))}; got {sorted(set(options) - known)}")
+        with Progress(console=console) as bar:
+            task = bar.add_task(f"labelling {count} UE samples of {net}", total=count)
+            header = make_ue_dataset(
+                net,
+                count,
+                seed,
+                output,
+                workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done),
+                **options,
+            )
+        console.print(f"wrote {output} ({header['count']} samples of {header['network']}, {header['seconds']} s)")
+        return
+    if kind == "network_design":  # e.g. --net SiouxFalls_net.tntp --option variant=lane-add --option budget=0.5
+        from routelab.data.generate import generate as make
+
+        instances = make(kind, size, count, seed, net=net, **options)
+        write_instances(instances, output)
+        console.print(f"wrote {len(instances)} {kind} instance(s) on {net} to {output}")
+        return
     if size is None:
         raise UsageError(f"--size is needed to generate {kind} instances")
+    if label is not None and kind != "coordination":
+        raise UsageError("--label is available for coordination datasets")
+    if kind == "coordination" and grid_map is not None:
+        options["map"] = str(grid_map)
     from routelab.data.roads.instances import ROAD_KINDS
 
     if kind in ROAD_KINDS or city is not None:
@@ -190,9 +237,21 @@ def generate(
 
         if asymmetric:
             options["asymmetric"] = True
-        instances = make(kind, size, count, seed, **options)
+        try:
+            instances = make(kind, size, count, seed, **options)
+        except (ValueError, TypeError) as exc:  # an unknown kind or option, a bad value: the generator says which
+            raise UsageError(str(exc)) from None
     write_instances(instances, output)
     console.print(f"wrote {len(instances)} {kind} instance(s) of size {size} to {output}")
+    if label is not None:
+        from routelab.bench.coordination_labels import label_coordination
+        from routelab.cli.common import job_progress
+
+        with job_progress(f"labelling with {label}") as progress:
+            out = label_coordination(
+                output, label, time_limit=label_time_limit, workers=workers, progress=progress, instances=instances
+            )
+        console.print(f"wrote labels {out} (rerun the same command to resume an interrupted labelling)")
 
 
 @app.command()
@@ -232,6 +291,12 @@ def plot(
 
     instance = pick_instance(instance_file, index)
     solution = read_solution(solution_file, instance) if solution_file is not None else None
+    if instance.kind == "coordination":  # roadmap with paths + Gantt chart of the scorer's schedule
+        from routelab.bench.coordination_plots import plot_coordination
+
+        plot_coordination(instance, solution, output)
+        console.print(f"wrote {output}")
+        return
     if instance.kind == "lifelong_mapf":
         from routelab.bench.mapf_plots import animate_episode, plot_mapf
 
@@ -336,6 +401,206 @@ def train_rrnco(
     )
     out = train(settings)
     console.print(f"wrote {out}")
+
+
+@train_app.command("follower")
+@one_line_errors
+def train_follower(
+    steps: int = typer.Option(10_000_000, "--steps", help="Agent-steps (samples) to collect in total."),
+    time_limit: float | None = typer.Option(None, "--time-limit", "-t", help="Stop after this many wall seconds."),
+    agents: str = typer.Option("16,32,64,96", "--agents", help="Comma-separated agent counts, one env each."),
+    rollout: int = typer.Option(32, "--rollout", help="Steps per environment per PPO iteration."),
+    lr: float = typer.Option(1e-3, "--lr", help="Initial Adam learning rate (decays linearly to --lr-final)."),
+    lr_final: float = typer.Option(1e-4, "--lr-final", help="Final learning rate."),
+    seed: int = typer.Option(0, "--seed", help="Map, start, goal and torch seed."),
+    threads: int = typer.Option(1, "--threads", help="Torch CPU threads."),
+    checkpoint_every: int = typer.Option(10, "--checkpoint-every", help="Iterations between run-dir checkpoints."),
+    run_dir: Path = typer.Option(Path("runs/train-follower"), "--run-dir", help="last.pt lives here (resume)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from --run-dir/last.pt."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Export here (default: the shipped path)."),
+) -> None:
+    """Train the learned Follower (FollowerLite-like CNN) with PPO in the MAPF simulator, on CPU.
+
+    Example: nice -n 10 routelab train follower --time-limit 1800 --threads 1 -o follower_lite.pt
+    """
+    import shlex
+    import sys
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from routelab.cli.common import UsageError
+    from routelab.mapf.learned import DEFAULT_CHECKPOINT
+    from routelab.mapf.ppo import TrainConfig, train
+
+    try:
+        counts = tuple(int(s) for s in agents.split(",") if s.strip())
+    except ValueError:
+        raise UsageError(f"--agents {agents!r}: expected comma-separated integers") from None
+    if not counts or min(counts) < 1 or min(steps, rollout, threads, checkpoint_every) < 1:
+        raise UsageError("--agents, --steps, --rollout, --threads and --checkpoint-every must be positive")
+    cfg = TrainConfig(
+        total_steps=steps,
+        time_limit=time_limit,
+        agents=counts,
+        rollout=rollout,
+        lr=lr,
+        lr_final=lr_final,
+        seed=seed,
+        threads=threads,
+        checkpoint_every=checkpoint_every,
+    )
+    out = output or DEFAULT_CHECKPOINT
+    command = "routelab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    columns = (BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"), TimeElapsedColumn())
+    with Progress(
+        TextColumn("[bold]PPO follower"), *columns, TextColumn("{task.fields[last]}"), console=console
+    ) as bar:
+        task = bar.add_task("ppo", total=steps, last="")
+
+        def progress(iteration: int, point: dict) -> None:
+            last = f"it {iteration} reward {point['reward']:.3f} goals/agent-step {point['goals_per_agent_step']:.4f}"
+            bar.update(task, completed=point["steps"], last=last)
+
+        record = train(cfg, out, run_dir=run_dir, resume=resume, command=command, progress=progress)
+    console.print(f"wrote {out} ({record['steps']:,} steps, {record['iterations']} iterations, {record['wall_s']} s)")
+
+
+@train_app.command("ue-gnn")
+@one_line_errors
+def train_ue_gnn(
+    net: str = typer.Option(..., "--net", help="The network: a *_net.tntp or a name (SiouxFalls)."),
+    dataset: Path = typer.Option(..., "--dataset", help="A UE dataset from `routelab generate ue-dataset`."),
+    output: Path = typer.Option(..., "--output", "-o", help="Checkpoint (.pt) to write."),
+    epochs: int = typer.Option(200, "--epochs", help="Most epochs."),
+    minutes: float = typer.Option(20.0, "--minutes", help="Wall-clock budget; the learning rate anneals within it."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Samples per step."),
+    lr: float = typer.Option(2e-3, "--lr", help="AdamW learning rate."),
+    hidden: int = typer.Option(64, "--hidden", help="Hidden width."),
+    layers: int = typer.Option(4, "--layers", help="Message-passing layers."),
+    seed: int = typer.Option(0, "--seed", help="Split and torch seed."),
+    threads: int = typer.Option(1, "--threads", help="Torch CPU threads."),
+) -> None:
+    """Train the GNN surrogate of UE link flows for one network (the fitness of the `ga` solver).
+
+    Example: routelab train ue-gnn --net SiouxFalls --dataset sf.npz -o routelab/traffic/checkpoints/SiouxFalls.pt
+    """
+    import sys
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from routelab.cli.common import UsageError
+    from routelab.traffic.surrogate_train import TrainSettings, save_record_markdown, train_surrogate
+
+    if min(epochs, batch_size, hidden, layers, threads) < 1 or minutes <= 0 or lr <= 0:
+        raise UsageError("--epochs, --batch-size, --hidden, --layers, --threads, --minutes and --lr must be positive")
+    settings = TrainSettings(
+        net=net,
+        dataset=str(dataset),
+        output=str(output),
+        epochs=epochs,
+        minutes=minutes,
+        batch_size=batch_size,
+        lr=lr,
+        hidden=hidden,
+        layers=layers,
+        seed=seed,
+        threads=threads,
+        command="routelab " + " ".join(sys.argv[1:]),
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(f"training ue-gnn on {net}", total=epochs, info="")
+
+        def step(epoch: int, total: int, point: dict[str, float]) -> None:
+            info = f"val TSTT MAPE {point['val_tstt_mape']:.2%}, flow MAPE {point['val_flow_mape']:.2%}"
+            bar.update(task, completed=epoch, info=info)
+
+        try:
+            record = train_surrogate(settings, step)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    console.print(save_record_markdown(record), highlight=False)
+    console.print(f"wrote {output}")
+
+
+@train_app.command("gnnvae")
+@one_line_errors
+def train_gnnvae(
+    robots: str = typer.Option("5-25", "--robots", help="Robot counts of the training floors, LO-HI."),
+    count: int = typer.Option(600, "--count", "-c", help="Instances to generate and label with the MILP."),
+    time_limit: float = typer.Option(5.0, "--time-limit", "-t", help="MILP seconds per labelled instance."),
+    epochs: int = typer.Option(40, "--epochs", help="Training epochs."),
+    seed: int = typer.Option(0, "--seed", help="Generator, split and torch seed."),
+    workers: int = typer.Option(2, "--workers", "-w", help="Parallel MILP labelling jobs (local pool)."),
+    threads: int = typer.Option(1, "--threads", help="Torch CPU threads."),
+    max_train_seconds: float | None = typer.Option(None, "--max-train-seconds", help="Stop training after this."),
+    data_dir: Path = typer.Option(Path("runs/gnnvae-data"), "--data-dir", help="Instances and labels (resumable)."),
+    run_dir: Path = typer.Option(Path("runs/train-gnnvae"), "--run-dir", help="last.pt lives here (resume)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the training in --run-dir from last.pt."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Export here (default: the shipped path)."),
+) -> None:
+    """Generate small floors, label them with the MILP (resumable), and train the coordination GNN-VAE.
+
+    Example: nice -n 10 routelab train gnnvae --robots 5-25 --count 600 --time-limit 5 --epochs 40 -o gnnvae.pt
+    """
+    import shlex
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from routelab.cli.common import UsageError
+    from routelab.coordination.dataset import parse_robot_range
+    from routelab.coordination.gnnvae import DEFAULT_CHECKPOINT
+    from routelab.coordination.train import TrainConfig, train
+
+    try:
+        lo_hi = parse_robot_range(robots)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    cfg = TrainConfig(
+        robots=lo_hi,
+        count=count,
+        time_limit=time_limit,
+        epochs=epochs,
+        seed=seed,
+        workers=workers,
+        threads=threads,
+        max_train_seconds=max_train_seconds,
+    )
+    try:
+        cfg.check()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out = output or DEFAULT_CHECKPOINT
+    # The record's command is rebuilt from the parsed options (sys.argv is not the command under a test runner).
+    parts = ["routelab train gnnvae", f"--robots {robots}", f"--count {count}", f"--time-limit {time_limit:g}"]
+    parts += [f"--epochs {epochs}", f"--seed {seed}", f"--workers {workers}", f"--threads {threads}"]
+    if max_train_seconds is not None:
+        parts.append(f"--max-train-seconds {max_train_seconds:g}")
+    parts += [f"--data-dir {shlex.quote(str(data_dir))}", f"--run-dir {shlex.quote(str(run_dir))}"]
+    command = " ".join([*parts, *(["--resume"] if resume else []), f"-o {shlex.quote(str(out))}"])
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
+    with Progress(TextColumn("[bold]{task.description}"), *columns, console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int, info: dict) -> None:
+            if stage not in tasks:
+                title = "MILP labels" if stage == "label" else "GNN-VAE epochs"
+                tasks[stage] = bar.add_task(title, total=total, last="")
+            if stage == "train":
+                last = f"loss {info['loss']:.4f} acc {info['accuracy']:.3f}"
+                if "val_ratio" in info:
+                    last += f" val ratio {info['val_ratio']:.4f}"
+            else:
+                last = str(info.get("last", ""))
+            bar.update(tasks[stage], completed=done, total=total, last=last)
+
+        record = train(cfg, out, data_dir=data_dir, run_dir=run_dir, resume=resume, command=command, progress=progress)
+    val = record["validation"]
+    console.print(
+        f"wrote {out} ({record['data']['train']} training / {record['data']['validation']} validation instances, "
+        f"{record['epochs_run']} epochs, {record['train_wall_s']} s; validation ratio vs MILP "
+        f"{val.get('val_ratio', float('nan')):.4f}, FCFS {val['fcfs_ratio']:.4f})"
+    )
 
 
 def main() -> None:

@@ -208,6 +208,14 @@ def generate(kind: str, size: int, count: int, seed: int, **options: Any) -> lis
         return _road_instances(kind, size, count, seed, **options)
     if kind == "lifelong_mapf":
         return _mapf_instances(size, count, seed, **options)
+    if kind == "coordination":  # size = robots; warehouse or map= roadmaps, see routelab.data.coordination_gen
+        from routelab.data.coordination_gen import generate_coordination
+
+        return generate_coordination(size, count, seed, **options)
+    if kind == "network_design":  # built on a road network: net= a *_net.tntp (routelab.data.ndp)
+        from routelab.data.ndp import generate_designs
+
+        return generate_designs(options.pop("net", None), size, count, seed, **options)
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; the generators make {', '.join((*KINDS, *ROAD_KINDS))}")
     if isinstance(size, bool) or not isinstance(size, int) or size < (2 if kind == "tsp" else 1):

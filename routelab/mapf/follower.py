@@ -1,59 +1,48 @@
-"""Follower ("Learn to Follow", Skrynnik et al., AAAI 2024) with a rule-based collision-avoidance policy.
+"""Follower ("Learn to Follow", Skrynnik et al., AAAI 2024): the paper's planner with a rule-based avoidance policy.
 
-The published Follower has two parts: a *heuristic sub-goal decider* (every agent re-plans each step with A* on a
-grid whose cell costs discourage congested cells) and a *learned* local policy that follows that path while
-avoiding the other agents. Here the planner is reproduced and the learned part is replaced by a small, seeded rule
-(no network, no training). Usable directly with :meth:`routelab.mapf.Simulator.run`::
+The published Follower has two parts: a *heuristic sub-goal decider* (every agent re-plans with A* on a grid whose
+cell costs discourage central and congested cells) and a *learned* local policy that follows that path while
+avoiding the other agents. Here the planner is :class:`FollowerPlanner` (shared with the learned policy of
+:mod:`routelab.mapf.learned`) and :class:`FollowerPolicy` turns its paths into moves with a rule. Usable directly
+with :meth:`routelab.mapf.Simulator.run`::
 
     policy = FollowerPolicy(FollowerConfig(seed=0))
     episode = Simulator(grid, starts, ComponentGoalSource(grid, len(starts)), horizon=256).run(policy)
 
-Cell costs (the cost of *entering* a cell; every cost is >= 1 so the Manhattan heuristic stays admissible and
-consistent)::
+Cell costs (the cost of *entering* a cell; all >= 1, rounded to multiples of ``1 / COST_QUANTUM``)::
 
-    cost_a(v) = 1 + w_static * static(v) + w_dynamic * seen_a(v) / steps_a + w_agents * [agent visible on v now]
+    cost_a(v) = 1 + w_static * static(v) + w_dynamic * seen_a(v) [/ steps_a] + w_agents * [agent visible on v now]
 
 * ``static(v)`` -- the paper's idea that central cells are used by many shortest paths: the mean BFS distance from
-  ``v`` to the other free cells of its 4-connected component, min-max normalised over all free cells to [0, 1]. A
-  cell far from everything (a dead end, a corner) costs little; the busy centre costs most, so routes bend around
-  it when the detour is short. Exact (BFS from every free cell, O(cells^2)) up to ``static_exact_cells`` free
-  cells; above, BFS from ``static_sources`` sources sampled per component (stratified, >= 1 per component, seeded)
-  -- the mean over a few hundred random sources is an unbiased estimate of the mean over all of them, and is what
-  makes den520d / Berlin (~50k cells) take well under a second instead of minutes.
-* ``seen_a(v) / steps_a`` -- agent ``a``'s own congestion map: how many times it saw another agent on ``v`` in its
-  ``(2r+1)^2`` observation window, divided by the steps since its current goal was assigned (so a value in
-  [0, 1]: the fraction of observed time ``v`` was occupied). It is reset whenever the agent gets a new goal, as in
-  the paper's ``reset_dynamic_cost``. Memory: ``A x cells`` int32 counts.
-* ``[agent visible on v now]`` -- not in the paper's planner (there the learned policy handles agents in view):
-  cells where another agent stands now, inside the observation window, cost ``w_agents`` extra, so a blocked
-  agent re-plans around the blocker instead of waiting behind it. In short tuning runs on the warehouse
-  (128 agents) this term raised throughput from about 0.95 to about 2.7; it is the rule-based stand-in for the
-  learned avoidance.
+  ``v`` to the other free cells of its 4-connected component, min-max normalised over all free cells to [0, 1] and
+  inverted, so the busy centre costs most and routes bend around it when the detour is short. Exact (BFS from
+  every free cell) up to ``static_exact_cells`` free cells; above, BFS from ``static_sources`` sources sampled per
+  component (stratified, seeded) -- an unbiased estimate that keeps den520d / Berlin under a second.
+* ``seen_a(v)`` -- agent ``a``'s own congestion map: how many times it saw another agent on ``v`` in its
+  ``(2r+1)^2`` window since its current goal was assigned (the paper's raw ``num_occupations``, reset on a new
+  goal); ``dynamic_per_step`` divides by the steps since then (the first version's variant).
+* ``w_agents`` -- not in the paper: extra cost where an agent stands now (0 by default; the greedy rule needed it).
 
-Collision avoidance (rule based, replaces the learned policy). Agents decide in index order -- the order in which
-POGEMA's soft collisions hand out contested cells -- each looking only at its neighbours' intentions (desired next
-cells) and at the decisions already taken by lower indices:
+Search: the heuristic is the exact static cost-to-go, one Dijkstra (bucket queue) from each new goal
+(:func:`_dijkstra_to`, the paper's ``update_h_values``), so A* (binary heap in arrays, lazy deletion, ties towards
+deeper nodes, generation stamps instead of clearing) expands little beyond the path unless congestion bends it.
+Agents re-plan every step on small maps and every ``replan_every`` steps (or when pushed off their path / given a
+new goal) on large ones.
 
-1. Desired cell = first step of the agent's A* path (its own cell if the goal is unreachable).
-2. It is *taken* if it is free and nobody with a lower index already claimed it; or if its occupant is leaving
-   (following into a vacated cell is legal in POGEMA).
-3. It is *blocked* if a lower index claimed it, or its occupant stays. A blocked agent waits, or with probability
-   ``sidestep_prob`` steps to a random free, unclaimed neighbour -- the random perturbation that breaks
-   deadlocks (two agents facing each other in a corridor, rings of waiting agents).
-4. Swaps (``a`` wants ``b``'s cell and ``b`` wants ``a``'s; POGEMA cancels both): the agent farther from its goal
-   (longer path; ties to the lower index) keeps its move, the other one *must* sidestep (probability 1); if it
-   has no free neighbour both effectively wait (the simulator cancels the winner's move into an occupied cell).
+Avoidance (``FollowerConfig.avoidance``):
 
-Moves into obstacles or off the map are never requested: the desired cell comes from A* over free cells and
-sidesteps are drawn from free neighbours. Whatever the policy asks, :class:`~routelab.mapf.Simulator` keeps the
-joint move conflict free; the rule only avoids wasted moves. Randomness comes from one ``numpy`` generator
-seeded by ``FollowerConfig.seed`` and re-seeded at every episode start, so episodes are deterministic per seed.
+* ``"pibt"`` (default) -- one step of priority inheritance with backtracking (:func:`_resolve_pibt`): agents in
+  descending priority (steps since the goal was assigned minus the remaining path length, random tie-break) take
+  the first cell of their path if they can, else the best other neighbour or waiting; taking an undecided agent's
+  cell makes it move out first (recursively), and nobody takes its pusher's cell. The joint move has no vertex
+  conflicts and no swaps, so POGEMA's soft collisions cancel none of it.
+* ``"greedy"`` -- the first rule (:func:`_resolve_rules`): index-order claims, random side-steps when blocked, the
+  longer path wins a swap. It deadlocks when a swap's loser has no free neighbour (the 1-wide gaps between the
+  warehouse's shelves), which ``w_agents`` only papered over by making routes flip back and forth; see
+  docs/solvers/lifelong-mapf.md for the measurements.
 
-Speed: the whole step (goal resets, observation, A* for every agent, conflict rule) is one numba call. A* uses a
-binary heap in arrays with lazy deletion, ties broken towards larger ``g`` (deeper nodes), and a generation stamp
-instead of clearing the ``g`` array, so one search costs only what it expands. Paths are re-planned from scratch
-every step: the congestion term changes every step (``steps_a`` grows, new sightings), so a cached path would be
-stale; see ``benchmarks/mapf_follower.py`` for the measured cost.
+Moves into obstacles or off the map are never requested. Randomness comes from one ``numpy`` generator seeded by
+``FollowerConfig.seed`` and re-seeded at every episode start, so episodes are deterministic per seed.
 """
 
 from __future__ import annotations
@@ -63,7 +52,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numba import njit
 
-__all__ = ["FollowerConfig", "FollowerPolicy", "astar_path", "static_penalty"]
+__all__ = ["FollowerConfig", "FollowerPlanner", "FollowerPolicy", "astar_path", "static_penalty"]
 
 _INF = 1e300
 
@@ -144,6 +133,75 @@ def static_penalty(grid: np.ndarray, exact_cells: int = 4096, n_sources: int = 2
     return padded.reshape(h + 2, w + 2)[1:-1, 1:-1].copy()
 
 
+# ---------------------------------------------------------------------------------------------------- heuristic
+COST_QUANTUM = 8
+"""Cell costs are rounded to multiples of ``1 / COST_QUANTUM``: the exact heuristic is then an integer Dijkstra
+with a bucket queue (Dial's algorithm, about BFS speed), and float sums of such costs are exact, so A*'s ties on
+``f`` are real ties (broken towards deeper nodes) rather than rounding noise."""
+
+
+@njit(cache=True)
+def _dijkstra_to(
+    blocked: np.ndarray,
+    base_q: np.ndarray,
+    width2: int,
+    goal: int,
+    h: np.ndarray,
+    dist: np.ndarray,
+    head: np.ndarray,
+    enode: np.ndarray,
+    enext: np.ndarray,
+) -> None:
+    """Exact static cost-to-go ``h[v]`` from every cell ``v`` to ``goal``; ``inf`` where unreachable.
+
+    ``h[v]`` is the sum of the entering costs ``base_q / COST_QUANTUM`` of the cells on the cheapest path
+    ``v -> goal`` (the goal included, ``v`` excluded), i.e. exactly what A* accumulates in ``g``: a perfect
+    heuristic for the static part of the cost, and a consistent lower bound once the non-negative congestion terms
+    are added. This is the paper's ``update_h_values``, computed once per new goal. Dial's bucket queue over the
+    integer costs (``len(head) > max(base_q)`` buckets, lazy deletion; ``enode``/``enext`` hold <= 4 entries per
+    cell) makes it a few ms even on 66k-cell maps (den520d, Berlin), where a binary heap took ~20 ms.
+    """
+    big = np.iinfo(np.int64).max
+    dist[:] = big
+    head[:] = -1
+    n_buckets = head.shape[0]
+    dist[goal] = 0
+    enode[0] = goal
+    enext[0] = -1
+    head[0] = 0
+    n_entries = 1
+    pending = 1
+    d = 0
+    while pending > 0:
+        b = d % n_buckets
+        e = head[b]
+        if e < 0:
+            d += 1
+            continue
+        head[b] = enext[e]
+        pending -= 1
+        u = enode[e]
+        if dist[u] != d:
+            continue  # stale entry
+        step = base_q[u]  # predecessors of u pay for entering u
+        for k in range(4):
+            v = u - width2 if k == 0 else (u + width2 if k == 1 else (u - 1 if k == 2 else u + 1))
+            if blocked[v] != 0:
+                continue
+            nd = d + step
+            if nd < dist[v]:
+                dist[v] = nd
+                nb = nd % n_buckets
+                enode[n_entries] = v
+                enext[n_entries] = head[nb]
+                head[nb] = n_entries
+                n_entries += 1
+                pending += 1
+    inv = 1.0 / COST_QUANTUM
+    for v in range(dist.shape[0]):
+        h[v] = dist[v] * inv if dist[v] != big else np.inf
+
+
 # ---------------------------------------------------------------------------------------------------- A*
 @njit(cache=True)
 def _astar(
@@ -157,6 +215,7 @@ def _astar(
     width2: int,
     start: int,
     goal: int,
+    h: np.ndarray,
     g: np.ndarray,
     stamp: np.ndarray,
     gen: int,
@@ -165,21 +224,23 @@ def _astar(
     hg: np.ndarray,
     hn: np.ndarray,
 ) -> tuple[int, int, float]:
-    """A* on the padded flat grid; entering ``v`` costs ``base_cost[v] + dyn_scale * dyn[v]``.
+    """A* on the padded flat grid; entering ``v`` costs ``base_cost[v] + dyn_scale * dyn[v]`` (+ ``w_occ``).
 
-    Returns ``(first_cell, path_length, path_cost)``; ``first_cell == start`` when ``start == goal`` and ``-1``
-    when the goal is unreachable. ``stamp[v] == gen`` marks ``g[v]``/``parent[v]`` as valid for this search (a
-    negative stamp ``-gen`` marks a closed node), so nothing is cleared between searches.
+    ``h`` is the exact static cost-to-go of :func:`_dijkstra_to` for this goal. Returns ``(first_cell,
+    path_length, path_cost)``; ``first_cell == start`` when ``start == goal`` and ``-1`` when the goal is
+    unreachable. ``stamp[v] == gen`` marks ``g[v]``/``parent[v]`` as valid for this search (a negative stamp
+    ``-gen`` marks a closed node), so nothing is cleared between searches.
     """
     if start == goal:
         return start, 0, 0.0
-    gr, gc = goal // width2, goal % width2
+    if not h[start] < np.inf:
+        return -1, 0, _INF
     sr, sc = start // width2, start % width2
     g[start] = 0.0
     stamp[start] = gen
     parent[start] = -1
     size = 1
-    hf[0] = abs(start // width2 - gr) + abs(start % width2 - gc)
+    hf[0] = h[start]
     hg[0] = 0.0
     hn[0] = start
     found = False
@@ -227,7 +288,7 @@ def _astar(
                 stamp[v] = gen
                 g[v] = nv
                 parent[v] = u
-                fv = nv + abs(v // width2 - gr) + abs(v % width2 - gc)
+                fv = nv + h[v]
                 i = size
                 size += 1
                 while i > 0:  # sift up
@@ -250,9 +311,10 @@ def _astar(
 def astar_path(cost: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> np.ndarray | None:
     """Cheapest 4-connected path from ``start`` to ``goal``; ``cost[r, c]`` is the cost of entering a cell.
 
-    ``cost`` must be >= 1 on free cells (the Manhattan heuristic relies on it); ``inf`` or ``nan`` marks a blocked
-    cell. Returns the (k + 1, 2) cells including both ends, or ``None`` when unreachable. A thin wrapper around the
-    kernel the policy uses, for tests and inspection.
+    ``cost`` must be >= 1 on free cells (rounded to multiples of ``1 / COST_QUANTUM``); ``inf`` or ``nan`` marks
+    a blocked cell. Returns the (k + 1, 2) cells
+    including both ends, or ``None`` when unreachable. A thin wrapper around the kernels the policy uses (exact
+    Dijkstra heuristic + A*), for tests and inspection.
     """
     cost = np.asarray(cost, dtype=np.float64)
     h, w = cost.shape
@@ -262,8 +324,9 @@ def astar_path(cost: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) 
     w2 = w + 2
     blocked = np.ones((h + 2) * w2, dtype=np.uint8)
     blocked.reshape(h + 2, w2)[1:-1, 1:-1] = ~free
-    base = np.ones((h + 2) * w2, dtype=np.float64)
-    base.reshape(h + 2, w2)[1:-1, 1:-1] = np.where(free, cost, 1.0)
+    base_q = np.full((h + 2) * w2, COST_QUANTUM, dtype=np.int64)
+    base_q.reshape(h + 2, w2)[1:-1, 1:-1] = np.rint(np.where(free, cost, 1.0) * COST_QUANTUM)
+    base = base_q / COST_QUANTUM
     s = (start[0] + 1) * w2 + start[1] + 1
     t = (goal[0] + 1) * w2 + goal[1] + 1
     if blocked[s] or blocked[t]:
@@ -273,8 +336,12 @@ def astar_path(cost: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) 
     stamp = np.zeros(n, dtype=np.int64)
     parent = np.empty(n, dtype=np.int64)
     hf, hg, hn = np.empty(4 * n + 8), np.empty(4 * n + 8), np.empty(4 * n + 8, dtype=np.int64)
+    hmap = np.empty(n)
+    dist, head = np.empty(n, dtype=np.int64), np.empty(int(base_q.max()) + 1, dtype=np.int64)
+    _dijkstra_to(blocked, base_q, w2, t, hmap, dist, head, np.empty(4 * n + 8, dtype=np.int64), hn)
     occ = np.full(n, -1, dtype=np.int64)
-    first, _, _ = _astar(blocked, base, np.zeros(n), 0.0, occ, 0.0, 0, w2, s, t, g, stamp, 1, parent, hf, hg, hn)
+    dyn = np.zeros(n, dtype=np.int32)
+    first, _, _ = _astar(blocked, base, dyn, 0.0, occ, 0.0, 0, w2, s, t, hmap, g, stamp, 1, parent, hf, hg, hn)
     if first < 0:
         return None
     cells = [t]
@@ -284,25 +351,25 @@ def astar_path(cost: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) 
     return np.array([[c // w2 - 1, c % w2 - 1] for c in cells], dtype=np.int64).reshape(-1, 2)
 
 
-# ---------------------------------------------------------------------------------------------------- one step
+# ---------------------------------------------------------------------------------------------------- planning
 @njit(cache=True)
-def _follower_step(
+def _plan(
     blocked: np.ndarray,
     base_cost: np.ndarray,
+    base_q: np.ndarray,
     w_dyn: float,
+    dyn_per_step: bool,
     w_occ: float,
     width2: int,
     radius: int,
-    sidestep_prob: float,
-    patience: int,
-    waits: np.ndarray,
+    replan_every: int,
     cur: np.ndarray,
     goal: np.ndarray,
     prev_goal: np.ndarray,
     seen: np.ndarray,
     steps: np.ndarray,
     occ: np.ndarray,
-    rand: np.ndarray,
+    hmap: np.ndarray,
     g: np.ndarray,
     stamp: np.ndarray,
     gen0: int,
@@ -310,23 +377,44 @@ def _follower_step(
     hf: np.ndarray,
     hg: np.ndarray,
     hn: np.ndarray,
+    hbuf: np.ndarray,
+    dist: np.ndarray,
+    head: np.ndarray,
+    enext: np.ndarray,
+    path: np.ndarray,
+    ppos: np.ndarray,
+    ptotal: np.ndarray,
+    age: np.ndarray,
     desired: np.ndarray,
     plen: np.ndarray,
-    claim: np.ndarray,
-    tgt: np.ndarray,
-    actions: np.ndarray,
+    path_obs: np.ndarray,
 ) -> int:
-    """Observe, plan and resolve one step for all agents; writes ``actions``; returns the next A* generation."""
+    """The Follower's sub-goal decider for all agents: congestion bookkeeping, then A* where needed.
+
+    Sets ``occ[cur[a]] = a`` (the caller clears it with :func:`_clear`); writes ``desired`` (the next cell of the
+    path, the agent's own cell if it is on its goal or the goal is unreachable) and ``plen`` (remaining path
+    length, 0 if none). An agent re-plans when its goal changed, it left its path (pushed aside, or it did not
+    take the planned step and is not where it was), its stored prefix (``path[a]``, ``path.shape[1] - 1`` steps)
+    is used up, or ``replan_every`` steps passed; ``replan_every = 1`` is the paper's re-plan-every-step. If
+    ``path_obs`` has ``A`` rows, the freshly planned path's cells inside each agent's ``(2r+1)^2`` window are
+    marked there (the learned policy's path channel; it needs ``replan_every = 1``). Returns the next A* generation.
+    """
     n_agents = cur.shape[0]
     height2 = blocked.size // width2
+    side = 2 * radius + 1
+    cap = path.shape[1]
     for a in range(n_agents):
         occ[cur[a]] = a
-    # new goal -> forget the congestion map (the paper's reset_dynamic_cost)
+    # new goal -> forget the congestion map (the paper's reset_dynamic_cost) and refresh the exact heuristic
     for a in range(n_agents):
         if goal[a] != prev_goal[a]:
             seen[a, :] = 0
             steps[a] = 0
             prev_goal[a] = goal[a]
+            ptotal[a] = -1  # forces a re-plan
+            _dijkstra_to(blocked, base_q, width2, goal[a], hbuf, dist, head, hn, enext)
+            for v in range(hbuf.shape[0]):
+                hmap[a, v] = hbuf[v]
     # observation: other agents inside the (2r+1)^2 window
     for a in range(n_agents):
         r0, c0 = cur[a] // width2, cur[a] % width2
@@ -337,36 +425,101 @@ def _follower_step(
                 b = occ[base + c]
                 if b >= 0 and b != a:
                     seen[a, base + c] += 1
-    # plan
+    mark = path_obs.shape[0] == n_agents
     gen = gen0
     for a in range(n_agents):
-        gen += 1
-        first, length, _ = _astar(
-            blocked,
-            base_cost,
-            seen[a],
-            w_dyn / steps[a],
-            occ,
-            w_occ,
-            radius,
-            width2,
-            cur[a],
-            goal[a],
-            g,
-            stamp,
-            gen,
-            parent,
-            hf,
-            hg,
-            hn,
-        )
-        if first < 0:
+        age[a] += 1
+        need = ptotal[a] < 0 or age[a] >= replan_every or mark
+        if not need:
+            k = ppos[a]
+            if k + 1 < cap and k + 1 <= ptotal[a] and cur[a] == path[a, k + 1]:
+                ppos[a] = k + 1  # took the planned step
+            elif cur[a] != path[a, k]:
+                need = True  # pushed off the path
+            if ppos[a] >= ptotal[a] or ppos[a] + 1 >= cap:
+                need = True  # goal reached (new goal pending) or prefix used up
+        if need:
+            gen += 1
+            scale = w_dyn / steps[a] if dyn_per_step else w_dyn
+            first, length, _ = _astar(
+                blocked, base_cost, seen[a], scale, occ, w_occ, radius, width2, cur[a], goal[a], hmap[a],
+                g, stamp, gen, parent, hf, hg, hn,
+            )  # fmt: skip
+            age[a] = 0
+            ppos[a] = 0
+            path[a, 0] = cur[a]
+            if mark:
+                path_obs[a, :, :] = 0
+            if first < 0 or length == 0:
+                ptotal[a] = 0
+            else:
+                ptotal[a] = length
+                v = goal[a]
+                idx = length
+                while True:
+                    if idx < cap:
+                        path[a, idx] = v
+                    if mark:
+                        dr, dc = v // width2 - cur[a] // width2 + radius, v % width2 - cur[a] % width2 + radius
+                        if 0 <= dr < side and 0 <= dc < side:
+                            path_obs[a, dr, dc] = 1
+                    if v == cur[a]:
+                        break
+                    v = parent[v]
+                    idx -= 1
+        k = ppos[a]
+        if ptotal[a] > k:
+            desired[a] = path[a, k + 1]
+            plen[a] = ptotal[a] - k
+        else:
             desired[a] = cur[a]
             plen[a] = 0
+    return gen
+
+
+@njit(cache=True)
+def _clear(occ: np.ndarray, claim: np.ndarray, cur: np.ndarray, tgt: np.ndarray) -> None:
+    for a in range(cur.shape[0]):
+        occ[cur[a]] = -1
+        claim[tgt[a]] = -1
+
+
+@njit(cache=True)
+def _to_actions(cur: np.ndarray, tgt: np.ndarray, width2: int, actions: np.ndarray) -> None:
+    for a in range(cur.shape[0]):
+        diff = tgt[a] - cur[a]
+        if diff == 0:
+            actions[a] = 0
+        elif diff == -width2:
+            actions[a] = 1
+        elif diff == width2:
+            actions[a] = 2
+        elif diff == -1:
+            actions[a] = 3
         else:
-            desired[a] = first
-            plen[a] = length
-    # resolve in index order (POGEMA hands contested cells to the lowest index)
+            actions[a] = 4
+
+
+# ---------------------------------------------------------------------------------------------------- avoidance
+@njit(cache=True)
+def _resolve_rules(
+    blocked: np.ndarray,
+    width2: int,
+    sidestep_prob: float,
+    patience: int,
+    waits: np.ndarray,
+    cur: np.ndarray,
+    desired: np.ndarray,
+    plen: np.ndarray,
+    occ: np.ndarray,
+    rand: np.ndarray,
+    claim: np.ndarray,
+    tgt: np.ndarray,
+) -> None:
+    """The original greedy rule (``avoidance="greedy"``): agents decide in index order, blocked agents wait or
+    side-step at random; swaps are broken by path length. Kept for comparison: it deadlocks in 1-wide passages
+    (the loser of a swap there has nowhere to go and the winner never yields), see the module docstring."""
+    n_agents = cur.shape[0]
     for a in range(n_agents):
         me = cur[a]
         d = desired[a]
@@ -415,54 +568,274 @@ def _follower_step(
         tgt[a] = t
         claim[t] = a
         waits[a] = 0 if ok else waits[a] + 1
-        diff = t - me
-        if diff == 0:
-            actions[a] = 0
-        elif diff == -width2:
-            actions[a] = 1
-        elif diff == width2:
-            actions[a] = 2
-        elif diff == -1:
-            actions[a] = 3
+
+
+@njit(cache=True)
+def _pibt_push(
+    a: int,
+    pusher: int,
+    d: int,
+    blocked: np.ndarray,
+    base_cost: np.ndarray,
+    width2: int,
+    cur: np.ndarray,
+    desired: np.ndarray,
+    hmap: np.ndarray,
+    noise: np.ndarray,
+    sa: np.ndarray,
+    sp: np.ndarray,
+    si: np.ndarray,
+    sn: np.ndarray,
+    sc: np.ndarray,
+) -> None:
+    """Open frame ``d`` of :func:`_resolve_pibt`'s explicit stack: agent ``a``'s candidate cells, best first.
+
+    Candidates: the planned first step, then the other free neighbours and waiting, ordered by static cost-to-go
+    (entering cost + ``h``; waiting counts one extra step), with a small random tie-break.
+    """
+    me = cur[a]
+    key = np.empty(5, dtype=np.float64)
+    n = 0
+    for k in range(5):
+        if k == 4:
+            v = me
         else:
-            actions[a] = 4
-    for a in range(n_agents):
-        occ[cur[a]] = -1
-        claim[tgt[a]] = -1
-    return gen
+            v = me - width2 if k == 0 else (me + width2 if k == 1 else (me - 1 if k == 2 else me + 1))
+            if blocked[v] != 0:
+                continue
+        hv = hmap[a, v]
+        kv = hv + 1.0 if v == me else base_cost[v] + hv
+        if v == desired[a] and v != me:
+            kv = -1.0  # the plan comes first
+        kv += noise[a, k]
+        j = n - 1  # insertion sort
+        while j >= 0 and key[j] > kv:
+            key[j + 1] = key[j]
+            sc[d, j + 1] = sc[d, j]
+            j -= 1
+        key[j + 1] = kv
+        sc[d, j + 1] = v
+        n += 1
+    sa[d] = a
+    sp[d] = pusher
+    si[d] = 0
+    sn[d] = n
+
+
+@njit(cache=True)
+def _resolve_pibt(
+    blocked: np.ndarray,
+    base_cost: np.ndarray,
+    width2: int,
+    cur: np.ndarray,
+    desired: np.ndarray,
+    hmap: np.ndarray,
+    priority: np.ndarray,
+    occ: np.ndarray,
+    noise: np.ndarray,
+    claim: np.ndarray,
+    tgt: np.ndarray,
+) -> None:
+    """Conflict-free joint move by priority inheritance with backtracking (PIBT, Okumura et al., AIJ 2022).
+
+    Agents in descending ``priority`` that have not moved yet pick their best unclaimed candidate; taking a cell
+    whose occupant has not decided makes the occupant inherit the priority and move out first (recursively); if
+    it cannot, the taker tries its next candidate; an agent that finds nothing stays. A pushed agent never takes
+    its pusher's cell (no swaps). The recursion runs on an explicit stack (numba cannot cache recursive
+    functions). The result has no vertex conflicts and no swaps, so POGEMA's soft collisions cancel nothing.
+    """
+    n_agents = cur.shape[0]
+    tgt[:] = -1
+    sa = np.empty(n_agents + 1, dtype=np.int64)
+    sp = np.empty(n_agents + 1, dtype=np.int64)
+    si = np.empty(n_agents + 1, dtype=np.int64)
+    sn = np.empty(n_agents + 1, dtype=np.int64)
+    sc = np.empty((n_agents + 1, 5), dtype=np.int64)
+    order = np.argsort(-priority)
+    for o in range(n_agents):
+        root = order[o]
+        if tgt[root] >= 0:
+            continue
+        _pibt_push(root, -1, 0, blocked, base_cost, width2, cur, desired, hmap, noise, sa, sp, si, sn, sc)
+        d = 1
+        have = False
+        ok = False
+        while d > 0:
+            f = d - 1
+            a = sa[f]
+            if have:
+                have = False
+                if ok:  # the pushed agent made room: this frame succeeds too
+                    d -= 1
+                    have = True
+                    continue
+            advanced = False
+            while si[f] < sn[f]:
+                v = sc[f, si[f]]
+                si[f] += 1
+                if claim[v] >= 0:
+                    continue
+                if sp[f] >= 0 and v == cur[sp[f]]:
+                    continue
+                claim[v] = a
+                tgt[a] = v
+                b = occ[v]
+                if b >= 0 and b != a and tgt[b] < 0:
+                    _pibt_push(b, a, d, blocked, base_cost, width2, cur, desired, hmap, noise, sa, sp, si, sn, sc)
+                    d += 1
+                else:
+                    d -= 1
+                    have = True
+                    ok = True
+                advanced = True
+                break
+            if not advanced:  # no candidate: stay (the pusher then tries its next one)
+                tgt[a] = cur[a]
+                claim[cur[a]] = a
+                d -= 1
+                have = True
+                ok = False
 
 
 # ---------------------------------------------------------------------------------------------------- policy
+AVOIDANCE = ("pibt", "greedy")
+
+
 @dataclass(frozen=True)
 class FollowerConfig:
-    """Options of :class:`FollowerPolicy`.
+    """Options of :class:`FollowerPolicy` (defaults from the sweep recorded in docs/solvers/lifelong-mapf.md).
 
-    Defaults come from a short sweep (2 episodes each, seeds 0-1) on random-32-32-10 x 64 agents and the RHCR
-    warehouse x 128 agents: ``w_agents`` 10 beat 0/2/5/20, ``sidestep_prob`` 0.5 beat 0.2 (and, without
-    ``w_agents``, 1 beat 0/0.2/0.5), and dropping either ``w_static`` or ``w_dynamic`` lowered throughput on both
-    maps (``w_static = 0`` makes A* about 3x faster, the Manhattan heuristic being tighter, at ~14% less
-    warehouse throughput).
+    The paper's planner: ``w_static`` scales the static penalty, ``w_dynamic`` the congestion counts. Our
+    rule-based stand-in for the learned avoidance adds ``avoidance`` (``"pibt"``: priority inheritance among the
+    agents in contact; ``"greedy"``: the first, deadlock-prone rule) and ``w_agents``.
     """
 
     obs_radius: int = 5
     """Observation window half-size ``r`` (POGEMA's ``obs_radius``; the window is ``(2r+1)^2``)."""
-    w_static: float = 1.0
+    w_static: float = 2.0
     """Weight of the static centrality penalty (in [0, 1] per cell)."""
-    w_dynamic: float = 1.0
-    """Weight of the congestion term (fraction of observed steps a cell held another agent, in [0, 1])."""
-    w_agents: float = 10.0
-    """Extra cost of a cell where another agent is visible now (lets a blocked agent plan around it)."""
+    w_dynamic: float = 0.5
+    """Weight of the congestion term: times a cell was seen occupied since the goal was assigned (the paper's
+    raw ``num_occupations``), or that count divided by the steps since then when ``dynamic_per_step``."""
+    dynamic_per_step: bool = False
+    """Divide the congestion counts by the steps since the goal was assigned (the first version's variant)."""
+    replan_every: int = 0
+    """Re-plan at least every this many steps (1 = every step, as in the paper); in between an agent follows its
+    stored path and re-plans early when its goal changes or it is pushed off the path. 0 = automatic: 1 on maps
+    with at most ``static_exact_cells`` free cells, 4 above, where it halves the time per episode (den520d, 256
+    agents: 1.000 -> 0.992 goals per step; on the warehouse 4 would cost ~1% throughput, see
+    docs/solvers/lifelong-mapf.md)."""
+    w_agents: float = 0.0
+    """Extra cost of a cell where another agent is visible now (needed by ``"greedy"``, harmful with ``"pibt"``)."""
+    avoidance: str = "pibt"
+    """Collision avoidance: ``"pibt"`` or ``"greedy"`` (see the module docstring)."""
     sidestep_prob: float = 0.5
-    """Probability that a blocked agent steps to a random free neighbour instead of waiting."""
+    """``"greedy"`` only: probability that a blocked agent steps to a random free neighbour instead of waiting."""
     patience: int = 1_000_000
-    """After this many consecutive blocked steps an agent side-steps with probability 1 (off by default: it did
-    not help in the short tuning runs)."""
+    """``"greedy"`` only: after this many consecutive blocked steps an agent side-steps with probability 1."""
     static_exact_cells: int = 4096
     """Exact static penalty (BFS from every free cell) up to this many free cells; sampled above."""
     static_sources: int = 256
     """Number of sampled BFS sources when the map is larger than ``static_exact_cells``."""
     seed: int = 0
-    """Seed of the side-step randomness and of the static-penalty sampling."""
+    """Seed of the tie-break / side-step randomness and of the static-penalty sampling."""
+
+    def __post_init__(self) -> None:
+        if self.avoidance not in AVOIDANCE:
+            raise ValueError(f"avoidance must be one of {AVOIDANCE}, got {self.avoidance!r}")
+        if self.replan_every < 0:
+            raise ValueError(f"replan_every must be >= 0 (0 = automatic), got {self.replan_every}")
+        if self.obs_radius < 1:
+            raise ValueError(f"obs_radius must be >= 1, got {self.obs_radius}")
+        if self.w_static < 0 or self.w_dynamic < 0 or self.w_agents < 0:
+            raise ValueError("w_static, w_dynamic and w_agents must be >= 0 (A* needs non-negative costs)")
+
+
+class FollowerPlanner:
+    """The Follower's per-agent planner state for one episode (congestion maps, heuristics, A* buffers).
+
+    Shared by the rule-based :class:`FollowerPolicy` and the learned policy (:mod:`routelab.mapf.learned`),
+    which differ only in how they turn the planned paths into moves.
+    """
+
+    def __init__(self, config: FollowerConfig) -> None:
+        self.config = config
+        self._grid_key: bytes | None = None
+        self.static: np.ndarray | None = None
+
+    def prepare_map(self, grid: np.ndarray) -> None:
+        """Static penalty and buffers for ``grid`` (cached: a no-op for the same map)."""
+        key = grid.shape[0].to_bytes(4, "little") + np.packbits(grid != 0).tobytes()
+        if key == self._grid_key:
+            return
+        cfg = self.config
+        self._grid_key = key
+        self.static = static_penalty(grid, cfg.static_exact_cells, cfg.static_sources, cfg.seed)
+        h, w = grid.shape
+        self.width2 = w + 2
+        self.blocked = np.ones((h + 2) * self.width2, dtype=np.uint8)
+        self.blocked.reshape(h + 2, self.width2)[1:-1, 1:-1] = grid != 0
+        base = np.ones((h + 2) * self.width2, dtype=np.float64)
+        base.reshape(h + 2, self.width2)[1:-1, 1:-1] += cfg.w_static * self.static
+        self.base_q = np.rint(base * COST_QUANTUM).astype(np.int64)
+        self.base = self.base_q / COST_QUANTUM
+        n = base.size
+        free = int((grid == 0).sum())
+        self.replan_every = cfg.replan_every or (1 if free <= cfg.static_exact_cells else 4)
+        self._dist = np.empty(n, dtype=np.int64)
+        self._head = np.empty(int(self.base_q.max()) + 1, dtype=np.int64)
+        self._enext = np.empty(4 * n + 8, dtype=np.int64)
+        self._g = np.empty(n)
+        self._stamp = np.zeros(n, dtype=np.int64)
+        self._parent = np.empty(n, dtype=np.int64)
+        self._hf = np.empty(4 * n + 8)
+        self._hg = np.empty(4 * n + 8)
+        self._hn = np.empty(4 * n + 8, dtype=np.int64)
+        self._hbuf = np.empty(n)
+        self.occ = np.full(n, -1, dtype=np.int64)
+        self.claim = np.full(n, -1, dtype=np.int64)
+        self._gen = 0
+
+    def reset(self, grid: np.ndarray, num_agents: int) -> None:
+        """New episode: fresh congestion maps; heuristics are recomputed on the first step (new goals)."""
+        self.prepare_map(grid)
+        a = int(num_agents)
+        n = self.base.size
+        self.seen = np.zeros((a, n), dtype=np.int32)
+        self.hmap = np.empty((a, n), dtype=np.float32)  # multiples of 1/8 below 2M: exact in float32
+        self.steps = np.zeros(a, dtype=np.int64)
+        self.prev_goal = np.full(a, -1, dtype=np.int64)
+        self.desired = np.empty(a, dtype=np.int64)
+        self.plen = np.empty(a, dtype=np.int64)
+        self.path = np.empty((a, self.replan_every + 1), dtype=np.int64)
+        self.ppos = np.zeros(a, dtype=np.int64)
+        self.ptotal = np.full(a, -1, dtype=np.int64)
+        self.age = np.zeros(a, dtype=np.int64)
+        self.tgt = np.empty(a, dtype=np.int64)
+        self.waits = np.zeros(a, dtype=np.int64)
+
+    def flat(self, cells: np.ndarray) -> np.ndarray:
+        """(A, 2) ``(row, col)`` -> flat padded cell ids."""
+        cells = np.asarray(cells)
+        return ((cells[:, 0] + 1) * self.width2 + cells[:, 1] + 1).astype(np.int64)
+
+    def plan(self, cur: np.ndarray, goal: np.ndarray, path_obs: np.ndarray | None = None) -> None:
+        """One planning step (see :func:`_plan`); leaves ``occ`` set until :meth:`finish`."""
+        cfg = self.config
+        empty = np.zeros((0, 1, 1), dtype=np.uint8)
+        self._gen = _plan(
+            self.blocked, self.base, self.base_q, float(cfg.w_dynamic), bool(cfg.dynamic_per_step),
+            float(cfg.w_agents), self.width2, int(cfg.obs_radius), int(self.replan_every), cur, goal,
+            self.prev_goal, self.seen, self.steps, self.occ, self.hmap, self._g, self._stamp, self._gen,
+            self._parent, self._hf, self._hg, self._hn, self._hbuf, self._dist, self._head, self._enext,
+            self.path, self.ppos, self.ptotal, self.age, self.desired, self.plen,
+            empty if path_obs is None else path_obs,
+        )  # fmt: skip
+
+    def finish(self, cur: np.ndarray, actions: np.ndarray) -> None:
+        """Turn ``self.tgt`` into action codes and clear the per-step cell marks."""
+        _to_actions(cur, self.tgt, self.width2, actions)
+        _clear(self.occ, self.claim, cur, self.tgt)
 
 
 class FollowerPolicy:
@@ -472,90 +845,40 @@ class FollowerPolicy:
     simulator, so one object can run many episodes; the static penalty is cached per map.
     """
 
-    def __init__(self, config: FollowerConfig | None = None, **overrides: float | int) -> None:
+    def __init__(self, config: FollowerConfig | None = None, **overrides: float | int | str | bool) -> None:
         self.config = replace(config or FollowerConfig(), **overrides)
+        self.planner = FollowerPlanner(self.config)
         self._sim_id: int | None = None
-        self._grid_key: bytes | None = None
-        self.static: np.ndarray | None = None
 
-    # ------------------------------------------------------------------ setup
-    def _prepare_map(self, grid: np.ndarray) -> None:
-        key = grid.shape[0].to_bytes(4, "little") + np.packbits(grid != 0).tobytes()
-        if key == self._grid_key:
-            return
-        cfg = self.config
-        self._grid_key = key
-        self.static = static_penalty(grid, cfg.static_exact_cells, cfg.static_sources, cfg.seed)
-        h, w = grid.shape
-        self._w2 = w + 2
-        self._blocked = np.ones((h + 2) * self._w2, dtype=np.uint8)
-        self._blocked.reshape(h + 2, self._w2)[1:-1, 1:-1] = grid != 0
-        base = np.ones((h + 2) * self._w2, dtype=np.float64)
-        base.reshape(h + 2, self._w2)[1:-1, 1:-1] += cfg.w_static * self.static
-        self._base = base
-        n = base.size
-        self._g = np.empty(n)
-        self._stamp = np.zeros(n, dtype=np.int64)
-        self._parent = np.empty(n, dtype=np.int64)
-        self._hf = np.empty(4 * n + 8)
-        self._hg = np.empty(4 * n + 8)
-        self._hn = np.empty(4 * n + 8, dtype=np.int64)
-        self._occ = np.full(n, -1, dtype=np.int64)
-        self._claim = np.full(n, -1, dtype=np.int64)
-        self._gen = 0
+    @property
+    def static(self) -> np.ndarray | None:
+        """The static penalty of the current map (``None`` before the first call)."""
+        return self.planner.static
 
     def reset(self, sim: object) -> None:
         """Start a new episode on ``sim`` (a :class:`~routelab.mapf.Simulator`)."""
-        self._prepare_map(np.asarray(sim.grid))  # type: ignore[attr-defined]
-        a = int(sim.num_agents)  # type: ignore[attr-defined]
-        self._seen = np.zeros((a, self._base.size), dtype=np.int32)
-        self._steps = np.zeros(a, dtype=np.int64)
-        self._prev_goal = np.full(a, -1, dtype=np.int64)
-        self._desired = np.empty(a, dtype=np.int64)
-        self._plen = np.empty(a, dtype=np.int64)
-        self._tgt = np.empty(a, dtype=np.int64)
-        self._waits = np.zeros(a, dtype=np.int64)
+        self.planner.reset(np.asarray(sim.grid), int(sim.num_agents))  # type: ignore[attr-defined]
         self._rng = np.random.default_rng(self.config.seed)
         self._sim_id = id(sim)
 
     def __call__(self, sim: object) -> np.ndarray:
         if self._sim_id != id(sim) or sim.t == 0:  # type: ignore[attr-defined]
             self.reset(sim)
-        pos = np.asarray(sim.positions)  # type: ignore[attr-defined]
-        goals = np.asarray(sim.goals)  # type: ignore[attr-defined]
-        cur = (pos[:, 0] + 1) * self._w2 + pos[:, 1] + 1
-        goal = (goals[:, 0] + 1) * self._w2 + goals[:, 1] + 1
+        p = self.planner
+        cfg = self.config
+        cur = p.flat(sim.positions)  # type: ignore[attr-defined]
+        goal = p.flat(sim.goals)  # type: ignore[attr-defined]
         a = len(cur)
         actions = np.zeros(a, dtype=np.int64)
-        cfg = self.config
-        self._gen = _follower_step(
-            self._blocked,
-            self._base,
-            float(cfg.w_dynamic),
-            float(cfg.w_agents),
-            self._w2,
-            int(cfg.obs_radius),
-            float(cfg.sidestep_prob),
-            int(cfg.patience),
-            self._waits,
-            cur.astype(np.int64),
-            goal.astype(np.int64),
-            self._prev_goal,
-            self._seen,
-            self._steps,
-            self._occ,
-            self._rng.random((a, 2)),
-            self._g,
-            self._stamp,
-            self._gen,
-            self._parent,
-            self._hf,
-            self._hg,
-            self._hn,
-            self._desired,
-            self._plen,
-            self._claim,
-            self._tgt,
-            actions,
-        )
+        p.plan(cur, goal)
+        if cfg.avoidance == "pibt":
+            noise = self._rng.random((a, 5)) * 1e-3
+            priority = p.steps - p.plen + self._rng.random(a) * 0.5  # elapsed since goal, minus distance left
+            _resolve_pibt(p.blocked, p.base, p.width2, cur, p.desired, p.hmap, priority, p.occ, noise, p.claim, p.tgt)
+        else:
+            _resolve_rules(
+                p.blocked, p.width2, float(cfg.sidestep_prob), int(cfg.patience), p.waits, cur, p.desired, p.plen,
+                p.occ, self._rng.random((a, 2)), p.claim, p.tgt,
+            )  # fmt: skip
+        p.finish(cur, actions)
         return actions

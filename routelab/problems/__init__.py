@@ -3,6 +3,7 @@
 Imports numpy only, so every other layer (readers, solvers, models, the bench runner) can depend on it.
 """
 
+from routelab.problems.coordination import CoordinationInstance
 from routelab.problems.cvrp import CVRPInstance
 from routelab.problems.cvrptw import CVRPTWInstance
 from routelab.problems.documents import (
@@ -26,6 +27,7 @@ __all__ = [
     "KINDS",
     "CVRPInstance",
     "CVRPTWInstance",
+    "CoordinationInstance",
     "FormatError",
     "LifelongMAPFInstance",
     "NetworkDesignInstance",

@@ -213,13 +213,23 @@ def save_dataset(instances: Sequence[Any], path: str | Path) -> None:
         raise ValueError(f"a dataset holds one kind, got {sorted(kinds)}")
     splits = [_split_arrays(inst.to_data()) for inst in instances]
     array_keys = sorted(splits[0][1])
+    # A kind may declare fields whose length varies between instances (coordination: roadmaps, paths); they are
+    # stored concatenated along axis 0 with their per-instance lengths in the header, instead of stacked.
+    ragged = sorted(set(getattr(type(instances[0]), "ragged_fields", ())) & set(array_keys))
     for k, (_, arrays) in enumerate(splits):
         if sorted(arrays) != array_keys:
             raise ValueError(f"instance {k} has fields {sorted(arrays)}, the first has {array_keys}")
         for key in array_keys:
-            if arrays[key].shape != splits[0][1][key].shape:
-                raise ValueError(f"instance {k}: {key} has shape {arrays[key].shape}, not {splits[0][1][key].shape}")
-    stacked = {key: np.stack([arrays[key] for _, arrays in splits]) for key in array_keys}
+            first = splits[0][1][key].shape
+            if key in ragged:
+                if arrays[key].shape[1:] != first[1:]:
+                    raise ValueError(f"instance {k}: {key} has shape {arrays[key].shape}, not (*, {first[1:]})")
+            elif arrays[key].shape != first:
+                raise ValueError(f"instance {k}: {key} has shape {arrays[key].shape}, not {first}")
+    stacked = {
+        key: (np.concatenate if key in ragged else np.stack)([arrays[key] for _, arrays in splits])
+        for key in array_keys
+    }
     scalar_keys = sorted(splits[0][0])
     header = {
         "routelab": DATASET_VERSION,
@@ -230,6 +240,8 @@ def save_dataset(instances: Sequence[Any], path: str | Path) -> None:
         "scalars": {key: [_jsonable(s.get(key)) for s, _ in splits] for key in scalar_keys},
         "arrays": array_keys,
     }
+    if ragged:
+        header["ragged"] = {key: [len(arrays[key]) for _, arrays in splits] for key in ragged}
 
     def write(handle: io.BufferedWriter) -> None:
         np.savez_compressed(handle, **{HEADER_KEY: np.array(json.dumps(header))}, **stacked)
@@ -251,10 +263,21 @@ def load_dataset(path: str | Path) -> list[Any]:
     scalars = header.get("scalars") or {}
     if len(names) != count or len(metas) != count or any(len(v) != count for v in scalars.values()):
         raise FormatError(str(path), "names/meta/scalars", f"{count} entries each", "lists of other lengths")
+    ragged = header.get("ragged") or {}
+    starts: dict[str, np.ndarray] = {}
+    for key, lengths in ragged.items():
+        if not isinstance(lengths, list) or len(lengths) != count or key not in arrays:
+            raise FormatError(str(path), f"ragged.{key}", f"{count} lengths of a stored array", "missing or short")
+        starts[key] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        if starts[key][-1] != len(arrays[key]):
+            raise FormatError(str(path), key, f"{starts[key][-1]} rows (the ragged lengths)", len(arrays[key]))
     out = []
     for b in range(count):
         data: dict[str, Any] = {key: values[b] for key, values in scalars.items()}
         for key in header.get("arrays", []):
+            if key in starts:
+                data[key] = arrays[key][starts[key][b] : starts[key][b + 1]]
+                continue
             if key not in arrays or len(arrays[key]) != count:
                 raise FormatError(str(path), key, f"an array stacked over {count} instances", "missing or short")
             data[key] = arrays[key][b]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from routelab.problems import cvrp, cvrptw, mapf, network_design, tsp
+from routelab.problems import coordination, cvrp, cvrptw, mapf, network_design, tsp
 from routelab.problems.errors import FormatError
 from routelab.problems.score import Score
 
@@ -40,6 +40,13 @@ KINDS: dict[str, Kind] = {
         network_design.parse_payload,
         network_design.score,
         ("projects", "flows"),
+    ),
+    "coordination": Kind(
+        "coordination",
+        coordination.CoordinationInstance,
+        coordination.parse_payload,
+        coordination.score,
+        ("orders", "modes"),
     ),
 }
 

@@ -106,24 +106,45 @@ class RHCRSolver(_EpisodeSolver):
 
 
 class FollowerSolver(_EpisodeSolver):
-    """Follower (Skrynnik et al. 2024): per-agent A* every step on static + congestion costs, with rule-based
-    collision avoidance (see :mod:`routelab.mapf.follower`); options are :class:`FollowerConfig`'s fields."""
+    """Follower (Skrynnik et al. 2024): per-agent A* on static + congestion costs (see
+    :mod:`routelab.mapf.follower`), with the move chosen by ``policy``: ``"rules"`` (default; rule-based avoidance,
+    options are :class:`FollowerConfig`'s fields) or ``"learned"`` (the shipped FollowerLite-like CNN,
+    :mod:`routelab.mapf.learned`; options ``checkpoint`` (a path) and ``deterministic``)."""
 
     name = "follower"
     needs = "a lifelong_mapf instance"
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, policy: str = "rules", **options: Any) -> None:
         from dataclasses import fields
 
         from routelab.mapf.follower import FollowerConfig
 
-        known = {f.name for f in fields(FollowerConfig)} - {"seed"}
+        if policy not in ("rules", "learned"):
+            raise ValueError(f"follower policy must be 'rules' or 'learned', got {policy!r}")
+        known = {"checkpoint", "deterministic"} if policy == "learned" else {f.name for f in fields(FollowerConfig)}
+        known -= {"seed"}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise TypeError(f"follower got unknown options {unknown}; it accepts {sorted(known)}")
+            raise TypeError(f"follower (policy={policy}) got unknown options {unknown}; it accepts {sorted(known)}")
+        self.policy_kind = policy
         self.options = options
+        if policy == "rules":
+            FollowerConfig(**options)  # bad values fail here, with the dataclass's message
+        else:
+            from routelab.mapf.learned import DEFAULT_CHECKPOINT, load_checkpoint
+
+            load_checkpoint(options.get("checkpoint") or DEFAULT_CHECKPOINT)  # a bad file fails now, not mid-run
 
     def policy(self, instance: Any, seed: int) -> Any:
+        if self.policy_kind == "learned":
+            from routelab.mapf.learned import LearnedFollowerPolicy
+
+            return LearnedFollowerPolicy(
+                self.options.get("checkpoint"), seed=seed, deterministic=bool(self.options.get("deterministic", False))
+            )
         from routelab.mapf.follower import FollowerPolicy
 
         return FollowerPolicy(seed=seed, **self.options)
+
+    def policy_stats(self, policy: Any) -> dict[str, Any]:
+        return {"policy": self.policy_kind}

@@ -563,11 +563,11 @@ class MILPSolver:
     """
 
     name = "milp"
-    kinds = frozenset({"tsp", "cvrp", "cvrptw", "lifelong_mapf"})
+    kinds = frozenset({"tsp", "cvrp", "cvrptw", "lifelong_mapf", "network_design", "coordination"})
     needs = (
         f"tsp/atsp up to {DEFAULT_MAX_TSP_NODES} cities (time-limited; proves ~100-250 in a minute); "
         f"cvrp/cvrptw up to {DEFAULT_MAX_NODES} customers (proves ~20-50); lifelong_mapf: windowed CP-SAT "
-        "(mapf-milp)"
+        "(mapf-milp); network_design: SORB bounds (ndp_sorb); coordination: CP-SAT passing orders (any size, gap)"
     )
 
     def __init__(
@@ -588,13 +588,19 @@ class MILPSolver:
         self.needs = (
             f"tsp/atsp up to {self.max_tsp_nodes} cities (time-limited; proves ~100-250 in a minute); "
             f"cvrp/cvrptw up to {self.max_nodes} customers (proves ~20-50); lifelong_mapf: windowed CP-SAT "
-            "(mapf-milp)"
+            "(mapf-milp); network_design: SORB bounds (ndp_sorb); coordination: CP-SAT passing orders (any size, gap)"
         )
 
     def supports(self, instance: Any) -> str | None:
         reason = kind_reason(self, instance)
         if reason is not None:
             return reason
+        if instance.kind == "network_design":  # SORB (routelab.solvers.ndp_sorb)
+            from routelab.solvers.ndp_sorb import SORBSolver
+
+            return SORBSolver().supports(instance)
+        if instance.kind == "coordination":  # CP-SAT disjunctive model (coordination_milp), any size, honest gap
+            return None
         if instance.kind == "lifelong_mapf":
             if instance.num_agents > MAX_MAPF_AGENTS:
                 return (
@@ -617,6 +623,15 @@ class MILPSolver:
             from routelab.solvers.mapf_window_milp import WindowMILPSolver
 
             return WindowMILPSolver().solve(instance, time_limit=time_limit, seed=seed)
+        if instance.kind == "coordination":
+            from routelab.solvers.coordination_milp import CoordinationMILP
+
+            return CoordinationMILP(workers=self.threads or 1).solve(instance, time_limit=time_limit, seed=seed)
+        if instance.kind == "network_design":  # SORB: SO-relaxation MILP bounds, UE upper bounds, no-good cuts
+            from routelab.solvers.ndp_sorb import SORBSolver
+
+            sorb = SORBSolver(threads=self.threads, highs_options=self.highs_options)
+            return sorb.solve(instance, time_limit=time_limit, seed=seed)
         clock = Stopwatch()
         deadline = math.inf if time_limit is None else time.perf_counter() + max(0.0, float(time_limit))
         if instance.kind == "tsp":

@@ -24,6 +24,14 @@ _REGISTRY: dict[str, str] = {
     "follower": "routelab.solvers.mapf_solvers:FollowerSolver",
     "mapf-milp": "routelab.solvers.mapf_window_milp:WindowMILPSolver",
     "ue": "routelab.solvers.ue:UESolver",
+    "ga": "routelab.solvers.ndp_ga:SurrogateGASolver",
+    "ga-ue": "routelab.solvers.ndp_ga:UEGASolver",
+    "fcfs": "routelab.solvers.coordination_heuristics:FCFSSolver",
+    "coord-ls": "routelab.solvers.coordination_heuristics:LocalSearchSolver",
+    "coord-random": "routelab.solvers.coordination_heuristics:RandomPrioritySolver",
+    "gnnvae": "routelab.solvers.gnnvae:GNNVAESolver",
+    "greedy": "routelab.solvers.ndp_greedy:GreedySolver",
+    "ndp-enum": "routelab.solvers.ndp_enum:EnumerationSolver",
 }
 
 

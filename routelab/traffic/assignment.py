@@ -156,10 +156,14 @@ def _cost_slopes(network: RoadNetwork, flows: np.ndarray, w_time: float) -> np.n
 
 # -- shortest paths and all-or-nothing --------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _tree(origin, indptr, out_links, head, cost, no_thru, dist, pred, order, heap_key, heap_node):
+def _tree(origin, indptr, out_links, head, cost, no_thru, dist, pred, order, heap_key, heap_node, wanted, targets):
     """Dijkstra from ``origin`` (lazy-deletion binary heap); returns how many nodes were settled into ``order``.
 
     Nodes below ``no_thru`` (0-based zones before FIRST THRU NODE) are settled but never expanded, except the origin.
+    The search stops as soon as the ``targets`` destinations with ``wanted[d] > 0`` (zones with demand from the
+    origin) are all settled: the rest of the tree carries no flow, and on networks with many through nodes that
+    saves a large share of every all-or-nothing pass. Unsettled nodes may keep tentative labels; only settled ones
+    (``order[:settled]``) are read.
     """
     n = dist.size
     for i in range(n):
@@ -195,6 +199,10 @@ def _tree(origin, indptr, out_links, head, cost, no_thru, dist, pred, order, hea
             continue
         order[settled] = u
         settled += 1
+        if u < wanted.size and wanted[u] > 0.0 and u != origin:
+            targets -= 1
+            if targets == 0:
+                break
         if u < no_thru and u != origin:
             continue
         for e in range(indptr[u], indptr[u + 1]):
@@ -231,7 +239,14 @@ def _aon_chunk(c, chunks, origins, demand, indptr, out_links, tail, head, cost, 
     heap_node = np.empty(m + 1, dtype=np.int64)
     for j in range(c, origins.size, chunks):
         o = origins[j]
-        settled = _tree(o, indptr, out_links, head, cost, no_thru, dist, pred, order, heap_key, heap_node)
+        row = demand[o]
+        targets = 0
+        for d in range(zones):
+            if row[d] > 0.0 and d != o:
+                targets += 1
+        if targets == 0:
+            continue
+        settled = _tree(o, indptr, out_links, head, cost, no_thru, dist, pred, order, heap_key, heap_node, row, targets)
         for d in range(zones):
             q = demand[o, d]
             if q > 0.0 and d != o:

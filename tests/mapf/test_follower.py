@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from routelab.mapf import MOVES, ComponentGoalSource, Simulator
+from routelab.mapf import MOVES, ComponentGoalSource, SequenceGoalSource, Simulator
 from routelab.mapf.follower import FollowerConfig, FollowerPolicy, astar_path, static_penalty
 
 
@@ -108,3 +109,27 @@ def test_corridor_never_requests_moves_into_walls() -> None:
     traj = ep.trajectory
     for t in range(len(traj)):  # the simulator's guarantee, re-checked: no two agents share a cell
         assert len({tuple(p) for p in traj[t].tolist()}) == agents
+
+
+def test_pibt_lets_two_agents_cross_a_one_wide_gap() -> None:
+    # head-on through a 1-wide passage, back and forth: one agent must step aside every time
+    grid = np.zeros((3, 7), dtype=np.uint8)
+    grid[0, 3] = grid[2, 3] = 1  # column 3 is passable only on row 1
+    seqs = [[(1, 5), (1, 1)], [(1, 1), (1, 5)]]
+    sim = Simulator(
+        grid, np.array([[1, 2], [1, 4]]), SequenceGoalSource(seqs), horizon=24, goals=np.array([[1, 5], [1, 1]])
+    )
+    ep = sim.run(FollowerPolicy(seed=0))
+    assert (ep.goals_reached >= 3).all()  # PIBT: 5 and 4 (the first greedy rule: 2 and 2)
+
+
+def test_replanning_every_few_steps_and_bad_options() -> None:
+    grid = _small_map()
+    free = np.argwhere(grid == 0)
+    starts = free[np.random.default_rng(1).choice(len(free), 6, replace=False)]
+    sim = Simulator(grid, starts, ComponentGoalSource(grid, 6, seed=1), horizon=40)
+    assert sim.run(FollowerPolicy(seed=1, replan_every=4)).throughput > 0
+    with pytest.raises(ValueError, match="avoidance"):
+        FollowerConfig(avoidance="magic")
+    with pytest.raises(ValueError, match="replan_every"):
+        FollowerConfig(replan_every=-1)

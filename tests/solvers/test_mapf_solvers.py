@@ -65,3 +65,14 @@ def test_milp_runs_the_windowed_exact_baseline_on_mapf(instance: LifelongMAPFIns
     score = check(small, sol)
     assert score.feasible, score.violations
     assert sol.solver == "mapf-milp" and "mapf_milp" in sol.stats
+
+
+def test_follower_runs_the_learned_policy_and_refuses_bad_policies(instance: LifelongMAPFInstance):
+    sol = get_solver("follower", policy="learned").solve(instance, seed=0)
+    score = check(instance, sol)
+    assert score.feasible, score.violations
+    assert sol.stats["policy"] == "learned"
+    with pytest.raises(ValueError, match="'rules' or 'learned'"):
+        get_solver("follower", policy="neural")
+    with pytest.raises(TypeError, match="unknown options"):
+        get_solver("follower", policy="learned", w_static=1.0)

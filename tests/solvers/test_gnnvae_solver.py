@@ -1,0 +1,48 @@
+"""The ``gnnvae`` solver with the shipped checkpoint: a scored, deadlock-free answer, options checked."""
+
+from __future__ import annotations
+
+import pytest
+
+import routelab.coordination.gnnvae  # noqa: F401  (torch + torch_geometric load at collection, not in a test)
+from routelab.data.coordination_gen import generate_coordination
+from routelab.problems import check
+from routelab.solvers import get_solver
+
+
+@pytest.fixture(scope="module")
+def instance():
+    return generate_coordination(5, 1, 3)[0]
+
+
+def test_shipped_checkpoint_solves_a_five_robot_instance(instance) -> None:
+    sol = get_solver("gnnvae", samples=16).solve(instance, seed=1)
+    verdict = check(instance, sol)
+    assert sol.feasible and verdict.feasible
+    assert sol.objective == pytest.approx(verdict.objective)
+    assert sol.objective >= instance.free_flow_completion.mean() - 1e-9
+    assert sol.stats["samples"] == 16 and sol.stats["deadlocked_samples"] == 0
+    assert sol.stats["decoded_objective"] == pytest.approx(sol.objective)
+    assert sol.objective <= sol.stats["base_objective"] + 1e-9
+
+
+def test_polish_never_makes_it_worse(instance) -> None:
+    sol = get_solver("gnnvae", samples=8, polish=0.5).solve(instance, time_limit=5)
+    assert check(instance, sol).feasible
+    assert sol.objective <= sol.stats["decoded_objective"] + 1e-9
+    assert "polish" in sol.stats
+
+
+def test_bad_options_and_kinds_are_refused(tmp_path) -> None:
+    with pytest.raises(ValueError, match="samples"):
+        get_solver("gnnvae", samples=0)
+    with pytest.raises(ValueError, match="polish"):
+        get_solver("gnnvae", polish=-1)
+    from routelab.coordination.gnnvae import CheckpointError
+
+    with pytest.raises(CheckpointError, match="no such"):
+        get_solver("gnnvae", checkpoint=str(tmp_path / "none.pt")).solve(generate_coordination(3, 1, 0)[0])
+    from routelab.data.generate import generate
+
+    tsp = generate("tsp", 5, 1, 0)[0]
+    assert "coordination" in get_solver("gnnvae").supports(tsp)
