@@ -49,9 +49,20 @@ def test_instances_are_valid_shortest_and_deterministic() -> None:
     assert sum(manhattan) >= 6
 
 
-def test_options_and_map_roadmaps() -> None:
-    inst = generate_coordination(15, 1, 0, map="mapf/maps/random-32-32-10.map", release_spread=5.0, follow_gap=0.4)[0]
-    assert inst.meta["generator"]["map"] == "mapf/maps/random-32-32-10.map"
+def _map_file(tmp_path: Path) -> Path:
+    """A 16 x 16 MovingAI map with a few walls (the tests use no shared benchmark data)."""
+    rows = ["." * 16 for _ in range(16)]
+    rows[5] = "..@@@@@@@@@@...."
+    rows[10] = "....@@@@@@@@@@.."
+    path = tmp_path / "rooms-16.map"
+    path.write_text("type octile\nheight 16\nwidth 16\nmap\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_options_and_map_roadmaps(tmp_path: Path) -> None:
+    grid_map = str(_map_file(tmp_path))
+    inst = generate_coordination(15, 1, 0, map=grid_map, release_spread=5.0, follow_gap=0.4)[0]
+    assert inst.meta["generator"]["map"] == grid_map
     assert inst.follow_gap == 0.4 and 0 < inst.release_times.max() <= 5.0
     assert inst.conflicts["followable"].any()
 
@@ -62,11 +73,13 @@ def test_options_and_map_roadmaps() -> None:
         ({"colour": 1}, "options among"),
         ({"cells_per_robot": 0}, "cells_per_robot: expected a number > 0"),
         ({"release_spread": -1}, "release_spread: expected a number >= 0"),
-        ({"map": "mapf/maps/random-32-32-10.map", "size": 5000}, "size: expected at most"),
+        ({"map": "TMP_MAP", "size": 5000}, "size: expected at most"),
     ],
 )
-def test_bad_options_are_clear(kwargs: dict, words: str) -> None:
+def test_bad_options_are_clear(kwargs: dict, words: str, tmp_path: Path) -> None:
     size = kwargs.pop("size", 5)
+    if kwargs.get("map") == "TMP_MAP":
+        kwargs["map"] = str(_map_file(tmp_path))
     with pytest.raises(FormatError, match=words):
         generate_coordination(size, 1, 0, **kwargs)
 
