@@ -279,11 +279,13 @@ def plot(
     solution_file: Path | None = typer.Argument(None, help="Optional solution to draw."),
     output: Path = typer.Option(..., "--output", "-o", help="PNG file to write (lifelong_mapf: also .gif/.mp4)."),
     index: int = typer.Option(0, "--index", help="Which instance of a multi-instance file."),
+    nodes: Path | None = typer.Option(None, "--nodes", help="network_design: a TNTP *_node.tntp for positions."),
 ) -> None:
     """Draw an instance (and a solution's routes) on its coordinates; animate a lifelong_mapf episode.
 
     Examples: routelab plot C101.txt C101.ortools.json -o C101.png;
-    routelab plot warehouse.json warehouse.follower.json -o episode.gif
+    routelab plot warehouse.json warehouse.follower.json -o episode.gif;
+    routelab plot sf50.json sf50.ga.json --nodes SiouxFalls_node.tntp -o sf50-flows.png
     """
     from routelab.bench.plots import plot_routing
     from routelab.cli.common import UsageError
@@ -291,6 +293,16 @@ def plot(
 
     instance = pick_instance(instance_file, index)
     solution = read_solution(solution_file, instance) if solution_file is not None else None
+    if instance.kind == "network_design":  # UE flows and volume/capacity of the built network
+        from routelab.bench.network_plots import plot_network_design
+        from routelab.data.tntp import is_tntp_net, nodes_path_for, read_tntp_nodes
+
+        if nodes is None and is_tntp_net(instance_file) and nodes_path_for(instance_file).exists():
+            nodes = nodes_path_for(instance_file)
+        coords = read_tntp_nodes(nodes, instance.num_nodes) if nodes is not None else None
+        drawn = plot_network_design(instance, solution, output, coords=coords)
+        console.print(f"wrote {output} (TSTT {drawn['tstt']:,.0f}, largest volume/capacity {drawn['max_vc']:.2f})")
+        return
     if instance.kind == "coordination":  # roadmap with paths + Gantt chart of the scorer's schedule
         from routelab.bench.coordination_plots import plot_coordination
 

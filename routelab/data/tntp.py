@@ -343,3 +343,37 @@ def read_tntp_instance(
             ue_gap=ue_gap,
         ),
     )
+
+
+def nodes_path_for(net_path: str | Path) -> Path:
+    """The ``*_node.tntp`` next to a ``*_net.tntp`` (same prefix); it may not exist (EMA ships none)."""
+    net_path = Path(net_path)
+    return net_path.with_name(_base_name(net_path, "_net") + "_node.tntp")
+
+
+def read_tntp_nodes(path: str | Path, num_nodes: int) -> np.ndarray:
+    """``(num_nodes, 2)`` node coordinates from a ``*_node.tntp`` (``Node X Y`` rows), for drawing only.
+
+    Every node 1..num_nodes must appear once: a drawing with a node at a made-up place would mislead.
+    """
+    path = Path(path)
+    coords = np.full((num_nodes, 2), np.nan)
+    for i, raw in enumerate(read_text(path).splitlines()):
+        tokens = raw.replace(";", " ").split()
+        if not tokens or tokens[0].startswith("~") or not tokens[0].lstrip("-").isdigit():
+            continue  # blank, comment or the header line
+        if len(tokens) < 3:
+            raise FormatError(str(path), f"line {i + 1}", "3 columns (Node X Y)", len(tokens))
+        node = parse_int(path, f"line {i + 1}: Node", tokens[0])
+        if not 1 <= node <= num_nodes:
+            raise FormatError(str(path), f"line {i + 1}: Node", f"a node in 1..{num_nodes}", node)
+        coords[node - 1] = (
+            parse_float(path, f"line {i + 1}: X", tokens[1]),
+            parse_float(path, f"line {i + 1}: Y", tokens[2]),
+        )
+    missing = np.flatnonzero(np.isnan(coords[:, 0]))
+    if missing.size:
+        raise FormatError(
+            str(path), "nodes", f"coordinates for all {num_nodes} nodes", f"none for node {missing[0] + 1}"
+        )
+    return coords
