@@ -30,6 +30,9 @@ from routelab.problems.coordination import CoordinationInstance
 from routelab.problems.errors import FormatError
 
 DEFAULT_CELLS_PER_ROBOT = 6.0
+MAX_ROBOTS = 1000
+"""The most robots the generator makes: conflicts grow like robots^2 (118 K at 250), so a floor of 1,000 robots
+already holds millions, and the path search keeps a robots x nodes table."""
 """Free cells per robot of a generated warehouse (see the module doc; measured in docs/solvers/coordination.md)."""
 
 
@@ -180,6 +183,8 @@ def generate_coordination(size: int, count: int, seed: int, **options: Any) -> l
     ):
         if not ok:
             raise FormatError(_SOURCE, key, f"a {'non-negative' if key == 'seed' else 'positive'} integer", value)
+    if size > MAX_ROBOTS:
+        raise FormatError(_SOURCE, "size", f"at most {MAX_ROBOTS} robots (conflicts grow like robots^2)", size)
     cells_per_robot = _number(options, "cells_per_robot", DEFAULT_CELLS_PER_ROBOT, positive=True)
     shelf_length = int(_number(options, "shelf_length", 6, positive=True))
     shelf_depth = int(_number(options, "shelf_depth", 2, positive=True))
