@@ -274,7 +274,9 @@ def make_instance(
     """
     source = str(grid_map) if not isinstance(grid_map, GridMap) else grid_map.name
     if not isinstance(grid_map, GridMap):
-        grid_map = read_grid_map(grid_map)
+        from routelab.data.root import benchmark_file
+
+        grid_map = read_grid_map(benchmark_file(grid_map))  # as given, else under the benchmark root
     if isinstance(agents, bool) or not isinstance(agents, int) or agents < 1:
         raise FormatError(source, "agents", "a positive integer", agents)
     if starts not in START_MODES:
