@@ -475,19 +475,13 @@ class CoordinationEvaluator:
         self.cand_dst = np.ascontiguousarray(np.concatenate([b, a])[order])
         self.cand_ptr = np.searchsorted(src[order], np.arange(self.num_intervals + 1)).astype(np.int64)
 
-    def _kernel_args(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.cand_ptr,
-            self.cand_conf,
-            self.cand_dir,
-            self.cand_dst,
-            self.conf_a,
-            self.conf_b,
-            self.w_ab,
-            self.w_ba,
-            self.f_ab,
-            self.f_ba,
-        )
+    @cached_property
+    def _graph(self) -> tuple[np.ndarray, ...]:
+        """The static arrays of the kernels, in :data:`coordination_kernels.GRAPH_FIELDS` order (built once: the
+        evaluator is called in tight loops)."""
+        from routelab.problems.coordination_kernels import GRAPH_FIELDS
+
+        return tuple(getattr(self, name) for name in GRAPH_FIELDS)
 
     def _prepare(self, orders: Any, modes: Any) -> tuple[np.ndarray, np.ndarray, bool, bool]:
         arr = np.asarray(orders)
@@ -513,9 +507,7 @@ class CoordinationEvaluator:
 
         arr, mode_arr, use_modes, single = self._prepare(orders, modes)
         kernel = kernels.evaluate_batch_parallel if parallel and len(arr) > 1 else kernels.evaluate_batch
-        out = kernel(
-            arr, mode_arr, use_modes, self.duration, self.is_last, self.release, self.last_index, *self._kernel_args()
-        )
+        out = kernel(arr, mode_arr, use_modes, self._graph, self.last_index)
         return float(out[0]) if single else out
 
     def schedule(self, orders: Any, modes: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -524,9 +516,7 @@ class CoordinationEvaluator:
         from routelab.problems.coordination_kernels import start_times
 
         arr, mode_arr, use_modes, _ = self._prepare(orders, modes)
-        start, indeg, done = start_times(
-            arr[0], mode_arr[0], use_modes, self.duration, self.is_last, self.release, *self._kernel_args()
-        )
+        start, indeg, done = start_times(arr[0], mode_arr[0], use_modes, self._graph)
         if done == self.num_intervals:
             return start, None
         return start, self._find_cycle(arr[0], indeg > 0)

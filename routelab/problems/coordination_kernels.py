@@ -13,7 +13,8 @@ The dependency graph has one node per robot interval (``N`` in all) and two kind
 
 Candidate conflict edges are stored once, grouped by source interval (a CSR over ``2 C`` entries), so one
 evaluation is a Kahn topological sort plus a longest-path relaxation in ``O(N + C)`` with no allocation beyond
-three work arrays.
+three work arrays. The static arrays travel together as one tuple, ``graph`` (see :data:`GRAPH_FIELDS`), so the
+kernels share one signature.
 """
 
 from __future__ import annotations
@@ -21,30 +22,36 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+GRAPH_FIELDS = (
+    "duration",
+    "is_last",
+    "release",
+    "cand_ptr",
+    "cand_conf",
+    "cand_dir",
+    "cand_dst",
+    "conf_a",
+    "conf_b",
+    "w_ab",
+    "w_ba",
+    "f_ab",
+    "f_ba",
+)
+"""The order of the arrays in a kernel's ``graph`` tuple (the evaluator's attributes of the same names)."""
+
 
 @njit(cache=True)
 def _longest_path(
     orders: np.ndarray,
     modes: np.ndarray,
     use_modes: bool,
-    duration: np.ndarray,
-    is_last: np.ndarray,
-    release: np.ndarray,
-    cand_ptr: np.ndarray,
-    cand_conf: np.ndarray,
-    cand_dir: np.ndarray,
-    cand_dst: np.ndarray,
-    conf_a: np.ndarray,
-    conf_b: np.ndarray,
-    w_ab: np.ndarray,
-    w_ba: np.ndarray,
-    f_ab: np.ndarray,
-    f_ba: np.ndarray,
+    graph: tuple,
     start: np.ndarray,
     indeg: np.ndarray,
     queue: np.ndarray,
 ) -> int:
     """Earliest start times into ``start``; returns how many intervals were scheduled (``< N``: a cycle)."""
+    duration, is_last, release, cand_ptr, cand_conf, cand_dir, cand_dst, conf_a, conf_b, w_ab, w_ba, f_ab, f_ba = graph
     n = duration.shape[0]
     for i in range(n):
         start[i] = release[i]
@@ -98,168 +105,53 @@ def _longest_path(
 
 
 @njit(cache=True)
+def _mean_completion(start: np.ndarray, last_index: np.ndarray) -> float:
+    total = 0.0
+    for r in range(last_index.shape[0]):
+        total += start[last_index[r]]
+    return total / last_index.shape[0]
+
+
+@njit(cache=True)
 def evaluate_batch(
-    orders: np.ndarray,
-    modes: np.ndarray,
-    use_modes: bool,
-    duration: np.ndarray,
-    is_last: np.ndarray,
-    release: np.ndarray,
-    last_index: np.ndarray,
-    cand_ptr: np.ndarray,
-    cand_conf: np.ndarray,
-    cand_dir: np.ndarray,
-    cand_dst: np.ndarray,
-    conf_a: np.ndarray,
-    conf_b: np.ndarray,
-    w_ab: np.ndarray,
-    w_ba: np.ndarray,
-    f_ab: np.ndarray,
-    f_ba: np.ndarray,
+    orders: np.ndarray, modes: np.ndarray, use_modes: bool, graph: tuple, last_index: np.ndarray
 ) -> np.ndarray:
     """Mean completion time of each of the ``K`` rows of ``orders`` (``inf`` for a row that deadlocks)."""
-    k_count = orders.shape[0]
-    n = duration.shape[0]
-    out = np.empty(k_count, dtype=np.float64)
+    n = graph[0].shape[0]
+    out = np.empty(orders.shape[0], dtype=np.float64)
     start = np.empty(n, dtype=np.float64)
     indeg = np.empty(n, dtype=np.int64)
     queue = np.empty(n, dtype=np.int64)
-    robots = last_index.shape[0]
-    for k in range(k_count):
-        done = _longest_path(
-            orders[k],
-            modes[k],
-            use_modes,
-            duration,
-            is_last,
-            release,
-            cand_ptr,
-            cand_conf,
-            cand_dir,
-            cand_dst,
-            conf_a,
-            conf_b,
-            w_ab,
-            w_ba,
-            f_ab,
-            f_ba,
-            start,
-            indeg,
-            queue,
-        )
-        if done < n:
-            out[k] = np.inf
-            continue
-        total = 0.0
-        for r in range(robots):
-            total += start[last_index[r]]
-        out[k] = total / robots
+    for k in range(orders.shape[0]):
+        done = _longest_path(orders[k], modes[k], use_modes, graph, start, indeg, queue)
+        out[k] = _mean_completion(start, last_index) if done == n else np.inf
+    return out
+
+
+@njit(cache=True, parallel=True)
+def evaluate_batch_parallel(
+    orders: np.ndarray, modes: np.ndarray, use_modes: bool, graph: tuple, last_index: np.ndarray
+) -> np.ndarray:
+    """:func:`evaluate_batch` with the ``K`` rows spread over numba's threads (``numba.set_num_threads``)."""
+    n = graph[0].shape[0]
+    out = np.empty(orders.shape[0], dtype=np.float64)
+    for k in prange(orders.shape[0]):
+        start = np.empty(n, dtype=np.float64)
+        indeg = np.empty(n, dtype=np.int64)
+        queue = np.empty(n, dtype=np.int64)
+        done = _longest_path(orders[k], modes[k], use_modes, graph, start, indeg, queue)
+        out[k] = _mean_completion(start, last_index) if done == n else np.inf
     return out
 
 
 @njit(cache=True)
 def start_times(
-    orders: np.ndarray,
-    modes: np.ndarray,
-    use_modes: bool,
-    duration: np.ndarray,
-    is_last: np.ndarray,
-    release: np.ndarray,
-    cand_ptr: np.ndarray,
-    cand_conf: np.ndarray,
-    cand_dir: np.ndarray,
-    cand_dst: np.ndarray,
-    conf_a: np.ndarray,
-    conf_b: np.ndarray,
-    w_ab: np.ndarray,
-    w_ba: np.ndarray,
-    f_ab: np.ndarray,
-    f_ba: np.ndarray,
+    orders: np.ndarray, modes: np.ndarray, use_modes: bool, graph: tuple
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """One schedule: earliest starts, the remaining in-degrees (non-zero on and after a cycle) and the count done."""
-    n = duration.shape[0]
+    n = graph[0].shape[0]
     start = np.empty(n, dtype=np.float64)
     indeg = np.empty(n, dtype=np.int64)
     queue = np.empty(n, dtype=np.int64)
-    done = _longest_path(
-        orders,
-        modes,
-        use_modes,
-        duration,
-        is_last,
-        release,
-        cand_ptr,
-        cand_conf,
-        cand_dir,
-        cand_dst,
-        conf_a,
-        conf_b,
-        w_ab,
-        w_ba,
-        f_ab,
-        f_ba,
-        start,
-        indeg,
-        queue,
-    )
+    done = _longest_path(orders, modes, use_modes, graph, start, indeg, queue)
     return start, indeg, done
-
-
-@njit(cache=True, parallel=True)
-def evaluate_batch_parallel(
-    orders: np.ndarray,
-    modes: np.ndarray,
-    use_modes: bool,
-    duration: np.ndarray,
-    is_last: np.ndarray,
-    release: np.ndarray,
-    last_index: np.ndarray,
-    cand_ptr: np.ndarray,
-    cand_conf: np.ndarray,
-    cand_dir: np.ndarray,
-    cand_dst: np.ndarray,
-    conf_a: np.ndarray,
-    conf_b: np.ndarray,
-    w_ab: np.ndarray,
-    w_ba: np.ndarray,
-    f_ab: np.ndarray,
-    f_ba: np.ndarray,
-) -> np.ndarray:
-    """:func:`evaluate_batch` with the ``K`` rows spread over numba's threads (``numba.set_num_threads``)."""
-    k_count = orders.shape[0]
-    n = duration.shape[0]
-    out = np.empty(k_count, dtype=np.float64)
-    robots = last_index.shape[0]
-    for k in prange(k_count):
-        start = np.empty(n, dtype=np.float64)
-        indeg = np.empty(n, dtype=np.int64)
-        queue = np.empty(n, dtype=np.int64)
-        done = _longest_path(
-            orders[k],
-            modes[k],
-            use_modes,
-            duration,
-            is_last,
-            release,
-            cand_ptr,
-            cand_conf,
-            cand_dir,
-            cand_dst,
-            conf_a,
-            conf_b,
-            w_ab,
-            w_ba,
-            f_ab,
-            f_ba,
-            start,
-            indeg,
-            queue,
-        )
-        if done < n:
-            out[k] = np.inf
-        else:
-            total = 0.0
-            for r in range(robots):
-                total += start[last_index[r]]
-            out[k] = total / robots
-    return out
