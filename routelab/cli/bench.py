@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from routelab.cli.common import UsageError, console, job_progress, one_line_errors, print_table
+from routelab.cli.common import check_runner_options, console, job_progress, one_line_errors, print_table
 
 bench_app = typer.Typer(help="Run benchmark specs and turn their results into leaderboards.", no_args_is_help=True)
 
@@ -41,12 +41,9 @@ def run(
 
     Example: routelab bench run leaderboards/tsplib.toml --workers 2
     """
-    from routelab.bench import BACKENDS, load_spec, run_spec
+    from routelab.bench import load_spec, run_spec
 
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers {workers}: expected a positive number")
+    check_runner_options(backend, workers)
     loaded = load_spec(spec)
     out = results or default_results(spec)
     with job_progress(loaded.name) as progress:
@@ -96,13 +93,10 @@ def label(
 
     Rerun to resume. Example: routelab bench label coord25.npz --solver milp -t 30 -o coord25-labels --workers 2
     """
-    from routelab.bench import BACKENDS, label_dataset
+    from routelab.bench import label_dataset
     from routelab.cli.common import parse_options
 
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers {workers}: expected a positive number")
+    check_runner_options(backend, workers)
     with job_progress(f"label {dataset.name} with {solver}") as progress:
         labels = label_dataset(
             dataset,

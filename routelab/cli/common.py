@@ -24,6 +24,16 @@ class UsageError(ValueError):
     """A bad command-line value that the library cannot see (e.g. a malformed --option)."""
 
 
+def check_runner_options(backend: str, workers: int | None) -> None:
+    """The --backend and --workers of every command that goes through the bench runner (run, label, tune)."""
+    from routelab.bench.runner import BACKENDS
+
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers {workers}: expected a positive number")
+
+
 def one_line_errors(func: F) -> F:
     """Turn expected failures (bad files, unknown solvers, bad options) into ``error: ...`` and exit code 2."""
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import typer
 
-from routelab.cli.common import UsageError, console, job_progress, one_line_errors, parse_options, print_table
+from routelab.cli.common import (
+    UsageError,
+    check_runner_options,
+    console,
+    job_progress,
+    one_line_errors,
+    parse_options,
+    print_table,
+)
 
 DEFAULT_REFERENCE = {"tsp": "lkh"}
 """Reference solver per kind when the user names none (others compare against the best configuration)."""
@@ -63,16 +71,12 @@ def tune(
     over a cluster. Example:
     routelab tune mcts --size 500 --count 8 --time-limit 10 --trials 24 --option heatmap=softdist -o best.toml
     """
-    from routelab.bench import BACKENDS
     from routelab.bench.tune import options_toml
     from routelab.bench.tune import tune as run_tune
 
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    check_runner_options(backend, workers)
     if size < 1 or count < 1 or trials < 1 or time_limit <= 0:
         raise UsageError("--size, --count, --trials and --time-limit must be positive")
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers {workers}: expected a positive number")
     ref = None if no_reference else (reference or DEFAULT_REFERENCE.get(kind))
     out = results or Path("runs") / "tune" / f"{solver}-{kind}{size}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
