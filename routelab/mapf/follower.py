@@ -22,6 +22,10 @@ Cell costs (the cost of *entering* a cell; all >= 1, rounded to multiples of ``1
   ``(2r+1)^2`` window since its current goal was assigned (the paper's raw ``num_occupations``, reset on a new
   goal); ``dynamic_per_step`` divides by the steps since then (the first version's variant).
 * ``w_agents`` -- not in the paper: extra cost where an agent stands now (0 by default; the greedy rule needed it).
+* ``w_flow * opposing_a(u -> v)`` -- not in the paper: a direction-dependent term on the move ``u -> v``, the net
+  number of moves agent ``a`` saw through ``v`` heading the other way (towards ``u``) since its goal was assigned.
+  Counts are kept per agent and axis (:func:`_note_move`) and reset with ``seen_a``; lanes form where streams
+  would otherwise meet head on (warehouse, 192 agents: +3 %).
 
 Search: the heuristic is the exact static cost-to-go, one Dijkstra (bucket queue) from each new goal
 (:func:`_dijkstra_to`, the paper's ``update_h_values``), so A* (binary heap in arrays, lazy deletion, ties towards
@@ -34,7 +38,8 @@ Avoidance (``FollowerConfig.avoidance``):
 * ``"pibt"`` (default) -- one step of priority inheritance with backtracking (:func:`_resolve_pibt`): agents in
   descending priority (steps since the goal was assigned minus the remaining path length, random tie-break) take
   the first cell of their path if they can, else the best other neighbour or waiting; taking an undecided agent's
-  cell makes it move out first (recursively), and nobody takes its pusher's cell. The joint move has no vertex
+  cell makes it move out first (recursively), and nobody takes its pusher's cell; a pushed agent prefers stepping
+  aside to moving straight on in front of its pusher (``push_aside``). The joint move has no vertex
   conflicts and no swaps, so POGEMA's soft collisions cancel none of it.
 * ``"greedy"`` -- the first rule (:func:`_resolve_rules`): index-order claims, random side-steps when blocked, the
   longer path wins a swap. It deadlocks when a swap's loser has no free neighbour (the 1-wide gaps between the
@@ -209,6 +214,8 @@ def _astar(
     base_cost: np.ndarray,
     dyn: np.ndarray,
     dyn_scale: float,
+    flow: np.ndarray,
+    w_flow: float,
     occ: np.ndarray,
     w_occ: float,
     radius: int,
@@ -282,6 +289,12 @@ def _astar(
             if blocked[v] != 0 or stamp[v] == -gen:
                 continue
             nv = gu + base_cost[v] + dyn_scale * dyn[v]
+            if w_flow != 0.0:  # agents seen moving through v towards u: a head-on meeting in a corridor
+                f = flow[v, 0] if k < 2 else flow[v, 1]
+                if k == 1 or k == 3:
+                    f = -f
+                if f > 0:
+                    nv += w_flow * f
             if w_occ != 0.0 and occ[v] >= 0 and abs(v // width2 - sr) <= radius and abs(v % width2 - sc) <= radius:
                 nv += w_occ  # an agent visible there now
             if stamp[v] != gen or nv < g[v]:
@@ -308,8 +321,17 @@ def _astar(
     return v, length, g[goal]
 
 
-def astar_path(cost: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> np.ndarray | None:
+def astar_path(
+    cost: np.ndarray,
+    start: tuple[int, int],
+    goal: tuple[int, int],
+    flow: np.ndarray | None = None,
+    w_flow: float = 0.0,
+) -> np.ndarray | None:
     """Cheapest 4-connected path from ``start`` to ``goal``; ``cost[r, c]`` is the cost of entering a cell.
+
+    ``flow`` (H, W, 2) optionally adds the head-on term of :class:`FollowerConfig` ``w_flow``: ``flow[r, c, 0]``
+    = downward minus upward moves seen through the cell, ``flow[r, c, 1]`` = rightward minus leftward.
 
     ``cost`` must be >= 1 on free cells (rounded to multiples of ``1 / COST_QUANTUM``); ``inf`` or ``nan`` marks
     a blocked cell. Returns the (k + 1, 2) cells
@@ -341,7 +363,12 @@ def astar_path(cost: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) 
     _dijkstra_to(blocked, base_q, w2, t, hmap, dist, head, np.empty(4 * n + 8, dtype=np.int64), hn)
     occ = np.full(n, -1, dtype=np.int64)
     dyn = np.zeros(n, dtype=np.int32)
-    first, _, _ = _astar(blocked, base, dyn, 0.0, occ, 0.0, 0, w2, s, t, hmap, g, stamp, 1, parent, hf, hg, hn)
+    flat_flow = np.zeros((n, 2), dtype=np.int16)
+    if flow is not None:
+        flat_flow.reshape(h + 2, w2, 2)[1:-1, 1:-1] = np.asarray(flow, dtype=np.int16)
+    first, _, _ = _astar(
+        blocked, base, dyn, 0.0, flat_flow, float(w_flow), occ, 0.0, 0, w2, s, t, hmap, g, stamp, 1, parent, hf, hg, hn
+    )  # fmt: skip
     if first < 0:
         return None
     cells = [t]
@@ -352,6 +379,27 @@ def astar_path(cost: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) 
 
 
 # ---------------------------------------------------------------------------------------------------- planning
+_FLOW_CAP = 30000
+
+
+@njit(cache=True)
+def _note_move(flow: np.ndarray, src: int, dst: int, width2: int) -> None:
+    """Record a seen move ``src -> dst`` in one agent's flow map, at both cells (saturating int16 counts).
+
+    ``flow[v, 0]`` = downward minus upward moves seen through ``v``, ``flow[v, 1]`` = rightward minus leftward;
+    a net count, because two-way traffic in a wide aisle is no reason to avoid it.
+    """
+    d = dst - src
+    if d == 0:
+        return
+    axis = 0 if (d == width2 or d == -width2) else 1
+    sign = 1 if d > 0 else -1
+    for v in (src, dst):
+        x = flow[v, axis] + sign
+        if -_FLOW_CAP <= x <= _FLOW_CAP:
+            flow[v, axis] = x
+
+
 @njit(cache=True)
 def _plan(
     blocked: np.ndarray,
@@ -359,6 +407,7 @@ def _plan(
     base_q: np.ndarray,
     w_dyn: float,
     dyn_per_step: bool,
+    w_flow: float,
     w_occ: float,
     width2: int,
     radius: int,
@@ -367,6 +416,8 @@ def _plan(
     goal: np.ndarray,
     prev_goal: np.ndarray,
     seen: np.ndarray,
+    flow: np.ndarray,
+    prev_cur: np.ndarray,
     steps: np.ndarray,
     occ: np.ndarray,
     hmap: np.ndarray,
@@ -409,6 +460,7 @@ def _plan(
     for a in range(n_agents):
         if goal[a] != prev_goal[a]:
             seen[a, :] = 0
+            flow[a, :, :] = 0
             steps[a] = 0
             prev_goal[a] = goal[a]
             ptotal[a] = -1  # forces a re-plan
@@ -425,6 +477,9 @@ def _plan(
                 b = occ[base + c]
                 if b >= 0 and b != a:
                     seen[a, base + c] += 1
+                    if w_flow != 0.0 and prev_cur[b] >= 0:
+                        _note_move(flow[a], prev_cur[b], base + c, width2)
+    prev_cur[:] = cur
     mark = path_obs.shape[0] == n_agents
     gen = gen0
     for a in range(n_agents):
@@ -442,8 +497,8 @@ def _plan(
             gen += 1
             scale = w_dyn / steps[a] if dyn_per_step else w_dyn
             first, length, _ = _astar(
-                blocked, base_cost, seen[a], scale, occ, w_occ, radius, width2, cur[a], goal[a], hmap[a],
-                g, stamp, gen, parent, hf, hg, hn,
+                blocked, base_cost, seen[a], scale, flow[a], w_flow, occ, w_occ, radius, width2, cur[a], goal[a],
+                hmap[a], g, stamp, gen, parent, hf, hg, hn,
             )  # fmt: skip
             age[a] = 0
             ppos[a] = 0
@@ -582,6 +637,7 @@ def _pibt_push(
     desired: np.ndarray,
     hmap: np.ndarray,
     noise: np.ndarray,
+    aside: float,
     sa: np.ndarray,
     sp: np.ndarray,
     si: np.ndarray,
@@ -594,6 +650,7 @@ def _pibt_push(
     (entering cost + ``h``; waiting counts one extra step), with a small random tie-break.
     """
     me = cur[a]
+    ahead = 2 * me - cur[pusher] if pusher >= 0 else -1  # straight on, where the pusher is heading next
     key = np.empty(5, dtype=np.float64)
     n = 0
     for k in range(5):
@@ -607,6 +664,8 @@ def _pibt_push(
         kv = hv + 1.0 if v == me else base_cost[v] + hv
         if v == desired[a] and v != me:
             kv = -1.0  # the plan comes first
+        elif v == ahead:
+            kv += aside  # pushed straight on, it would be pushed again: prefer stepping aside
         kv += noise[a, k]
         j = n - 1  # insertion sort
         while j >= 0 and key[j] > kv:
@@ -633,6 +692,7 @@ def _resolve_pibt(
     priority: np.ndarray,
     occ: np.ndarray,
     noise: np.ndarray,
+    aside: float,
     claim: np.ndarray,
     tgt: np.ndarray,
 ) -> None:
@@ -656,7 +716,7 @@ def _resolve_pibt(
         root = order[o]
         if tgt[root] >= 0:
             continue
-        _pibt_push(root, -1, 0, blocked, base_cost, width2, cur, desired, hmap, noise, sa, sp, si, sn, sc)
+        _pibt_push(root, -1, 0, blocked, base_cost, width2, cur, desired, hmap, noise, aside, sa, sp, si, sn, sc)
         d = 1
         have = False
         ok = False
@@ -681,7 +741,9 @@ def _resolve_pibt(
                 tgt[a] = v
                 b = occ[v]
                 if b >= 0 and b != a and tgt[b] < 0:
-                    _pibt_push(b, a, d, blocked, base_cost, width2, cur, desired, hmap, noise, sa, sp, si, sn, sc)
+                    _pibt_push(
+                        b, a, d, blocked, base_cost, width2, cur, desired, hmap, noise, aside, sa, sp, si, sn, sc
+                    )  # fmt: skip
                     d += 1
                 else:
                     d -= 1
@@ -717,6 +779,16 @@ class FollowerConfig:
     w_dynamic: float = 0.5
     """Weight of the congestion term: times a cell was seen occupied since the goal was assigned (the paper's
     raw ``num_occupations``), or that count divided by the steps since then when ``dynamic_per_step``."""
+    push_aside: float = 1.0
+    """``"pibt"`` only: extra sort key of the cell straight ahead for a pushed agent (where its pusher is heading
+    next), so it steps out of the way rather than being driven along in front of the pusher (not in the paper).
+    Warehouse, 6 held-out episodes, 32 / 64 / 96 / 192 agents, with ``w_flow``: +1.4 / +2.1 / +2.3 / +3.2 %
+    throughput over neither."""
+    w_flow: float = 0.25
+    """Weight of the head-on term: entering ``v`` from ``u`` costs ``w_flow`` more per net move seen through ``v``
+    in the opposite direction (towards ``u``) since the goal was assigned, so routes avoid meeting a stream head
+    on in a corridor (not in the paper; the counts are per agent and local like ``seen_a``, see
+    :func:`_note_move`)."""
     dynamic_per_step: bool = False
     """Divide the congestion counts by the steps since the goal was assigned (the first version's variant)."""
     replan_every: int = 0
@@ -747,8 +819,8 @@ class FollowerConfig:
             raise ValueError(f"replan_every must be >= 0 (0 = automatic), got {self.replan_every}")
         if self.obs_radius < 1:
             raise ValueError(f"obs_radius must be >= 1, got {self.obs_radius}")
-        if self.w_static < 0 or self.w_dynamic < 0 or self.w_agents < 0:
-            raise ValueError("w_static, w_dynamic and w_agents must be >= 0 (A* needs non-negative costs)")
+        if self.w_static < 0 or self.w_dynamic < 0 or self.w_agents < 0 or self.w_flow < 0:
+            raise ValueError("w_static, w_dynamic, w_flow and w_agents must be >= 0 (A* needs non-negative costs)")
 
 
 class FollowerPlanner:
@@ -802,6 +874,8 @@ class FollowerPlanner:
         a = int(num_agents)
         n = self.base.size
         self.seen = np.zeros((a, n), dtype=np.int32)
+        self.flow = np.zeros((a, n if self.config.w_flow else 1, 2), dtype=np.int16)
+        self.prev_cur = np.full(a, -1, dtype=np.int64)
         self.hmap = np.empty((a, n), dtype=np.float32)  # multiples of 1/8 below 2M: exact in float32
         self.steps = np.zeros(a, dtype=np.int64)
         self.prev_goal = np.full(a, -1, dtype=np.int64)
@@ -825,10 +899,10 @@ class FollowerPlanner:
         empty = np.zeros((0, 1, 1), dtype=np.uint8)
         self._gen = _plan(
             self.blocked, self.base, self.base_q, float(cfg.w_dynamic), bool(cfg.dynamic_per_step),
-            float(cfg.w_agents), self.width2, int(cfg.obs_radius), int(self.replan_every), cur, goal,
-            self.prev_goal, self.seen, self.steps, self.occ, self.hmap, self._g, self._stamp, self._gen,
-            self._parent, self._hf, self._hg, self._hn, self._hbuf, self._dist, self._head, self._enext,
-            self.path, self.ppos, self.ptotal, self.age, self.desired, self.plen,
+            float(cfg.w_flow), float(cfg.w_agents), self.width2, int(cfg.obs_radius), int(self.replan_every), cur,
+            goal, self.prev_goal, self.seen, self.flow, self.prev_cur, self.steps, self.occ, self.hmap, self._g,
+            self._stamp, self._gen, self._parent, self._hf, self._hg, self._hn, self._hbuf, self._dist, self._head,
+            self._enext, self.path, self.ppos, self.ptotal, self.age, self.desired, self.plen,
             empty if path_obs is None else path_obs,
         )  # fmt: skip
 
@@ -874,7 +948,9 @@ class FollowerPolicy:
         if cfg.avoidance == "pibt":
             noise = self._rng.random((a, 5)) * 1e-3
             priority = p.steps - p.plen + self._rng.random(a) * 0.5  # elapsed since goal, minus distance left
-            _resolve_pibt(p.blocked, p.base, p.width2, cur, p.desired, p.hmap, priority, p.occ, noise, p.claim, p.tgt)
+            _resolve_pibt(p.blocked, p.base, p.width2, cur, p.desired, p.hmap, priority, p.occ, noise,
+                float(cfg.push_aside), p.claim, p.tgt,
+            )  # fmt: skip
         else:
             _resolve_rules(
                 p.blocked, p.width2, float(cfg.sidestep_prob), int(cfg.patience), p.waits, cur, p.desired, p.plen,

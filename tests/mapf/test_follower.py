@@ -133,3 +133,55 @@ def test_replanning_every_few_steps_and_bad_options() -> None:
         FollowerConfig(avoidance="magic")
     with pytest.raises(ValueError, match="replan_every"):
         FollowerConfig(replan_every=-1)
+
+
+def test_note_move_keeps_net_counts_per_axis_at_both_cells() -> None:
+    from routelab.mapf.follower import _note_move
+
+    width2 = 7
+    flow = np.zeros((7 * 7, 2), dtype=np.int16)
+    _note_move(flow, 8, 8 + width2, width2)  # one step down
+    _note_move(flow, 8 + width2, 8, width2)  # and back up: the vertical counts cancel
+    _note_move(flow, 8, 9, width2)  # one step right
+    assert flow[8].tolist() == [0, 1] and flow[9].tolist() == [0, 1] and flow[8 + width2].tolist() == [0, 0]
+    _note_move(flow, 9, 9, width2)  # waiting is no move
+    assert flow[9].tolist() == [0, 1]
+
+
+def test_head_on_flow_sends_the_route_down_the_other_aisle() -> None:
+    cost = np.ones((3, 6))
+    cost[1, 1:5] = np.inf  # two aisles, rows 0 and 2, joined at both ends
+    flow = np.zeros((3, 6, 2), dtype=np.int16)
+    flow[0, 1:5, 1] = -5  # five agents seen walking leftwards along the top aisle
+    top = astar_path(cost, (0, 0), (0, 5), flow=flow, w_flow=0.0)
+    assert top is not None and len(top) - 1 == 5  # without the term: straight along the top
+    path = astar_path(cost, (0, 0), (0, 5), flow=flow, w_flow=0.25)
+    assert path is not None and len(path) - 1 == 9 and [2, 3] in path.tolist()  # 5 + 4 * 5 * 0.25 = 10 > 9: bottom
+    # the same stream is no reason to avoid the aisle when walking with it
+    assert len(astar_path(cost, (0, 5), (0, 0), flow=flow, w_flow=0.25)) - 1 == 5
+
+
+def test_pushed_agent_steps_aside_rather_than_ahead_of_its_pusher() -> None:
+    from routelab.mapf.follower import FollowerPlanner, _resolve_pibt
+
+    grid = np.zeros((3, 5), dtype=np.uint8)
+
+    def moved_to(push_aside: float) -> list[int]:
+        cfg = FollowerConfig(w_static=0.0, push_aside=push_aside)
+        p = FollowerPlanner(cfg)
+        p.reset(grid, 2)
+        cur = p.flat(np.array([[1, 0], [1, 1]]))  # A behind B; B is on its own goal
+        p.plan(cur, p.flat(np.array([[1, 4], [1, 1]])))
+        noise = np.zeros((2, 5))
+        noise[1, :] = [0.003, 0.002, 0.004, 0.001, 0.005]  # ties broken towards "right" (= straight on) for B
+        priority = np.array([1.0, 0.0])
+        _resolve_pibt(p.blocked, p.base, p.width2, cur, p.desired, p.hmap, priority, p.occ, noise,
+                      push_aside, p.claim, p.tgt)  # fmt: skip
+        out = p.tgt.copy()
+        p.finish(cur, np.zeros(2, dtype=np.int64))
+        return [int(v) for v in out]
+
+    w2 = 7
+    straight, aside = moved_to(0.0), moved_to(1.0)
+    assert straight == [2 * w2 + 2, 2 * w2 + 3]  # A takes B's cell, B is driven on to (1, 2)
+    assert aside[0] == 2 * w2 + 2 and aside[1] in (w2 + 2, 3 * w2 + 2)  # B steps up or down instead
