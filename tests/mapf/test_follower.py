@@ -185,3 +185,25 @@ def test_pushed_agent_steps_aside_rather_than_ahead_of_its_pusher() -> None:
     straight, aside = moved_to(0.0), moved_to(1.0)
     assert straight == [2 * w2 + 2, 2 * w2 + 3]  # A takes B's cell, B is driven on to (1, 2)
     assert aside[0] == 2 * w2 + 2 and aside[1] in (w2 + 2, 3 * w2 + 2)  # B steps up or down instead
+
+
+def test_oneway_costs_alternate_by_column_and_steer_routes() -> None:
+    from routelab.mapf.follower import oneway_costs
+
+    # two 1-wide vertical passages through a wall: column 2 (even: runs down) and column 5 (odd: runs up)
+    cost = np.ones((5, 8))
+    cost[2, :] = np.inf
+    cost[2, 2] = cost[2, 5] = 1.0
+    blocked = np.ones((7, 10), dtype=np.uint8)
+    blocked[1:-1, 1:-1] = ~np.isfinite(cost)
+    extra = oneway_costs(blocked.ravel(), 10, 5.0).reshape(7, 10, 4)
+    assert extra[3, 3].tolist() == [5.0, 0.0, 0.0, 0.0]  # grid (2, 2): going up costs more
+    assert extra[3, 6].tolist() == [0.0, 5.0, 0.0, 0.0]  # grid (2, 5): going down costs more
+    assert extra.sum() == 10.0 and not oneway_costs(blocked.ravel(), 10, 0.0).any()
+    # upwards from just below the even passage: without the rule straight through it, with it via column 5
+    assert [2, 2] in astar_path(cost, (4, 2), (0, 2)).tolist()
+    assert [2, 2] in astar_path(cost, (4, 2), (0, 2), w_oneway=5.0).tolist()  # 4 + 5 < 10 steps via column 5
+    path = astar_path(cost, (4, 2), (0, 2), w_oneway=8.0)  # 4 + 8 > 10
+    assert [2, 5] in path.tolist() and len(path) - 1 == 4 + 2 * 3
+    # downwards the even passage is the right way: unchanged
+    assert len(astar_path(cost, (0, 2), (4, 2), w_oneway=8.0)) - 1 == 4
