@@ -18,7 +18,9 @@ its start in that schedule plus the running maximum, along its robot, of learned
 robot back by ``d`` from here on"). A running maximum, unlike a running sum, does not grow with the path length,
 so what is learned on 5-25-robot floors means the same on 250-robot ones. The base's delays and orientations are
 node and edge features too, so the network sees where the dispatch rule already queues robots and learns where
-the MILP departs from it. Both parts never decrease along a robot, which is all deadlock freedom needs.
+the MILP departs from it. Both parts never decrease along a robot, which is all deadlock freedom needs. These
+*static* ranks are what training fits; inference decodes the same delays by dispatch by default
+(:mod:`routelab.coordination.dispatch`), because static ranks go stale on large floors.
 
 :data:`FEATURE_LAYOUT` names every column; a checkpoint stores it, and loading refuses a checkpoint whose layout
 differs from the one this code builds (see :func:`routelab.coordination.gnnvae.load_checkpoint`). Change a feature

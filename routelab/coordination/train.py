@@ -17,7 +17,9 @@ all inference has. The KL weight is warmed up linearly over the first epochs.
 After every epoch the run folder gets ``last.pt`` (model, optimiser, history, random states), so ``--resume``
 continues an interrupted run; the validation ratio (MILP objective / the objective of the best of
 ``val_samples`` decoded samples, averaged) is measured every ``val_every`` epochs and the best model so far is
-what gets exported, with the whole training record embedded in the checkpoint.
+what gets exported, with the whole training record embedded in the checkpoint. Validation decodes the way the
+solver does by default (dispatch decoding, :mod:`routelab.coordination.dispatch`), so the epoch exported is the
+one that is best at inference; the shipped checkpoint was selected under the earlier static decoding.
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def masked_logits(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
-_PLANNER_KEYS = ("obs_radius", "w_static", "w_dynamic", "dynamic_per_step", "w_flow")
+_PLANNER_KEYS = ("obs_radius", "w_static", "w_dynamic", "dynamic_per_step", "w_flow", "w_oneway")
 
 
 def save_checkpoint(

@@ -1,12 +1,15 @@
 """The ``gnnvae`` solver: passing orders decoded by the GNN-VAE, deadlock-free by construction (issue 7).
 
 One call builds the coordination graph (with its base schedule, dynamic FCFS), decodes ``samples`` latent samples in
-one batched forward pass (sample 0 is the prior mean), turns each sample's ranks into orders (every conflict from
-the lower rank to the higher; ranks never decrease along a robot, so no order can deadlock), scores all of them,
-plus the base's own ranks (all delays zero) unless ``base=false``, at once with the numba batch evaluator and keeps
-the best. ``polish`` > 0 then spends up to that many seconds (within the time limit) in the tight-flip
-local search of :mod:`routelab.solvers.coordination_heuristics`; the stats report the objective before and after,
-so the model's own share is always visible. Following modes, where the instance enables them, are chosen by
+one batched forward pass (sample 0 is the prior mean), turns each sample's delays into ranks (``decode=dispatch``,
+the default: dynamic FCFS replayed with the delays as tie-breaking holds, the dispatch position is the rank;
+``decode=static``: base start + running max of the delays, which goes stale on large floors, see
+:mod:`routelab.coordination.dispatch`) and the ranks into orders (every conflict from the lower rank to the higher;
+ranks never decrease along a robot, so no order can deadlock), scores all of them, plus the base's own orders (all
+delays zero) unless ``base=false``, at once with the numba batch evaluator and keeps the best. ``polish`` > 0
+then spends up to that many seconds (within the time limit) in the tight-flip local search of
+:mod:`routelab.solvers.coordination_heuristics`; the stats report the objective before and after, so the model's
+own share is always visible. Following modes, where the instance enables them, are chosen by
 dominance (see :mod:`routelab.coordination.gnnvae`).
 
 The weights come from ``routelab/coordination/checkpoints/gnnvae.pt`` (trained by ``routelab train gnnvae``; its
@@ -50,6 +53,10 @@ class GNNVAESolver:
         base: also score the all-zero-delay ranks (the dynamic-FCFS orders the decoder's ranks are built on), so
             the answer is never worse than that base; ``stats["learned_sample_won"]`` says whether a learned
             sample beat it. ``base=false`` measures the learned samples alone.
+        decode: ``"dispatch"`` (default) or ``"static"``: how the learned delays become ranks
+            (:func:`routelab.coordination.gnnvae.decode_ranks`; static is the original decoding, kept to measure it).
+        temperature: scale of the latent noise (1 = the prior the model was trained with; sample 0, the prior
+            mean, does not depend on it).
     """
 
     name = "gnnvae"
@@ -57,7 +64,14 @@ class GNNVAESolver:
     needs = "a coordination instance (any size; one batched decode, ~1-2 s at 250 robots)"
 
     def __init__(
-        self, samples: int = 32, checkpoint: str | None = None, polish: float = 0.0, threads: int = 1, base: bool = True
+        self,
+        samples: int = 32,
+        checkpoint: str | None = None,
+        polish: float = 0.0,
+        threads: int = 1,
+        base: bool = True,
+        decode: str = "dispatch",
+        temperature: float = 1.0,
     ) -> None:
         if isinstance(samples, bool) or int(samples) != samples or samples < 1:
             raise ValueError(f"samples must be a positive integer, got {samples!r}")
@@ -72,6 +86,12 @@ class GNNVAESolver:
         if not isinstance(base, bool):
             raise ValueError(f"base must be true or false, got {base!r}")
         self.base = base
+        if decode not in ("dispatch", "static"):
+            raise ValueError(f"decode must be dispatch or static, got {decode!r}")
+        self.decode = decode
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature >= 0:
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        self.temperature = float(temperature)
 
     def supports(self, instance: Any) -> str | None:
         return kind_reason(self, instance)
@@ -93,13 +113,22 @@ class GNNVAESolver:
         t0 = time.perf_counter()
         graph = build_graph(instance)
         orders, modes, value, values = decode_best(
-            model, instance, self.samples, seed=seed, graph=graph, include_base=self.base
+            model,
+            instance,
+            self.samples,
+            seed=seed,
+            graph=graph,
+            include_base=self.base,
+            decode=self.decode,
+            temperature=self.temperature,
         )
         decode_s = time.perf_counter() - t0
         learned = values[1:] if self.base else values
         stats: dict[str, Any] = {
             "status": "heuristic",
             "samples": self.samples,
+            "decode": self.decode,
+            "temperature": self.temperature,
             "decoded_objective": value,
             "best_sample_objective": float(np.min(learned)),
             "mean_sample_objective": float(np.mean(learned)),
