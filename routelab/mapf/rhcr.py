@@ -16,8 +16,8 @@ PBS; PP is the cheaper, standard baseline variant):
   and its final cell stays reserved until ``w`` ("reserve the final cell for the rest of the window");
 - an agent without a window path (boxed in by higher-priority reservations) waits in place and that wait is
   reserved. Such a wait can clash with a path planned earlier; the simulator's soft collisions then cancel one
-  move, the executed positions diverge from the plan, and the policy replans immediately. Random restarts of the
-  order (``restarts``) are tried first to avoid failures at all.
+  move, the executed positions diverge from the plan, and the policy replans immediately. Restarts with the failed
+  agents moved to the front of the order (``restarts``) are tried first to avoid failures at all.
 
 Why a planned step executes as planned: all agents are in the plan, vertex conflicts are excluded at every
 ``t <= w`` and swaps are excluded, so after a conflict-free step every cell holds at most one claim and POGEMA's
@@ -399,10 +399,13 @@ class RHCRStats:
 class RHCR:
     """RHCR policy for :meth:`routelab.mapf.Simulator.run`: ``policy(sim) -> (A,) actions``.
 
-    ``window`` (w, default 10): steps in which collisions are resolved. ``period`` (h, default 5, ``h <= w``):
+    ``window`` (w, default 30): steps in which collisions are resolved (this PP variant gains from long windows:
+    warehouse, 2 held-out episodes, 64 / 128 / 192 agents: w = 10 1.94 / 2.78 / 2.71, w = 20 2.05 / 3.41 / 4.47,
+    w = 30 2.05 / 3.60 / 4.87, w = 50 2.09 / 3.64 / 4.92 at 3x the time). ``period`` (h, default 5, ``h <= w``):
     steps between replans. ``order``: ``"random"`` (seeded permutation) or ``"distance"`` (farthest from its goal
     first, index as tie-break) for the first PP attempt of every replan. ``restarts`` (default 3): extra attempts
-    with fresh random orders while some agent fails; the attempt with the fewest failures, then the lowest cost,
+    while some agent fails, each with the previous attempt's failed agents moved to the front
+    (:meth:`_failed_first`); the attempt with the fewest failures, then the lowest cost,
     wins. ``time_limit`` (seconds per replan, default 1.0, ``None`` = unlimited): once exceeded, no restart starts
     and the agents not yet planned wait. ``seed``: the order stream, re-seeded when an episode starts, so an
     episode is deterministic per seed (unless the time limit bites). ``replan_on_goal`` (default True): an agent
@@ -414,7 +417,7 @@ class RHCR:
 
     def __init__(
         self,
-        window: int = 10,
+        window: int = 30,
         period: int = 5,
         order: Literal["random", "distance"] = "random",
         restarts: int = 3,
@@ -469,7 +472,7 @@ class RHCR:
             if deadline is not None and time.perf_counter() > deadline:
                 break
             tries += 1
-            res = last = p.plan_all(starts, goals, self._rng.permutation(a), deadline)
+            res = last = p.plan_all(starts, goals, self._failed_first(last), deadline)
             if res.timed_out:
                 best.timed_out = True  # a cut-short attempt is not comparable; keep the complete one
                 break
@@ -487,6 +490,17 @@ class RHCR:
         s.max_plan_time = max(s.max_plan_time, dt)
         s.plan_times.append(dt)
         return best
+
+    def _failed_first(self, attempt: PlanResult) -> np.ndarray:
+        """The next attempt's order: ``attempt``'s failed agents first (shuffled), then the rest in their order.
+
+        A failed agent was boxed in by higher-priority reservations; planning it first lets the others route
+        around it, which fresh random orders rarely do in a crowd (warehouse, 96 agents, 2 held-out episodes:
+        1.43 -> 2.50 goals per step).
+        """
+        prev = np.asarray(attempt.order, dtype=np.int64)
+        failed = attempt.failed[prev]
+        return np.concatenate([self._rng.permutation(prev[failed]), prev[~failed]])
 
     def __call__(self, sim: Simulator) -> np.ndarray:
         """Next joint action; replans every ``period`` steps, at ``t = 0`` and when execution left the plan."""

@@ -58,7 +58,7 @@ class RHCRSolver(_EpisodeSolver):
         window: steps planned collision-free ahead (w).
         period: steps between replans (h <= w).
         order: ``"random"`` (seeded, with restarts) or ``"distance"`` priorities.
-        restarts: extra random priority orders tried when some agent finds no path.
+        restarts: extra priority orders tried when some agent finds no path (its failed agents first).
         replan_time_limit: seconds per replan; agents not planned by then wait.
     """
 
@@ -67,7 +67,7 @@ class RHCRSolver(_EpisodeSolver):
 
     def __init__(
         self,
-        window: int = 10,
+        window: int = 30,
         period: int = 5,
         order: str = "random",
         restarts: int = 3,

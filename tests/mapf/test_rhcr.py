@@ -122,3 +122,20 @@ def test_rhcr_rejects_bad_parameters() -> None:
         RHCR(window=3, period=5)
     with pytest.raises(ValueError):
         RHCR(order="bogus")  # type: ignore[arg-type]
+
+
+def test_restart_puts_failed_agents_first_and_that_resolves_a_dead_end() -> None:
+    # a dead-end corridor along row 0 with one passing bay at (1, 3); B sits at the dead end (0, 0) and must leave
+    # for (0, 5) while A heads for (0, 0): planned first, A walks in and leaves B no cell to wait on or flee to
+    grid = np.ones((2, 6), dtype=np.uint8)
+    grid[0, :] = 0
+    grid[1, 3] = 0
+    p = WindowPlanner(grid, window=10)
+    starts, goals = p.flat(np.array([[0, 2], [0, 0]])), p.flat(np.array([[0, 0], [0, 5]]))
+    first = p.plan_all(starts, goals, np.array([0, 1]))
+    assert first.failed.tolist() == [False, True]
+    pol = RHCR(window=10, period=5)
+    order = pol._failed_first(first)
+    assert order.tolist() == [1, 0]  # the failed agent first, then the rest in their previous order
+    again = p.plan_all(starts, goals, order)
+    assert not again.failed.any() and _conflict_free(again.coords())
