@@ -3,6 +3,8 @@ and the decoding the GNN-VAE uses by default."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -15,45 +17,19 @@ from routelab.problems.coordination import score
 from routelab.solvers.coordination_heuristics import fcfs_dynamic
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def varied_instances(count: int, seed: int) -> list:
-    """Small floors with release times, safety distances, following and crowding (as in test_gnnvae)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(count):
-        options: dict = {}
-        if k % 3 == 1:
-            options["release_spread"] = 5.0
-        if k % 4 == 2:
-            options["safety_distance"] = 1.5
-        if k % 2 == 1:
-            options["follow_gap"] = 0.4
-        if k % 5 == 4:
-            options["cells_per_robot"] = 5.0
-        out.append(generate_coordination(int(rng.integers(2, 36)), 1, seed * 100 + k, **options)[0])
-    return out
-
-
-def test_zero_holds_are_dynamic_fcfs() -> None:
+def test_zero_holds_are_dynamic_fcfs(varied_floors: Callable[..., list]) -> None:
     """All holds zero replays dynamic FCFS exactly: the base stays a point of the decoder's output space."""
-    for inst in varied_instances(12, seed=21):
+    for inst in varied_floors(12, seed=21, max_robots=35):
         graph = build_graph(inst)
         ranks = dispatch_ranks(inst, np.zeros(inst.num_intervals))
         np.testing.assert_array_equal(orders_from_rank_batch(graph, ranks)[0], fcfs_dynamic(inst), err_msg=inst.name)
 
 
-def test_arbitrary_holds_never_deadlock() -> None:
+def test_arbitrary_holds_never_deadlock(varied_floors: Callable[..., list]) -> None:
     """The guarantee is the dispatch's, not the model's: random, huge, negative and non-finite holds alike give
     ranks that grow along every robot (a permutation of the intervals) and orders the scorer accepts."""
     rng = np.random.default_rng(8)
-    for inst in varied_instances(15, seed=4):
+    for inst in varied_floors(15, seed=4, max_robots=35):
         n = inst.num_intervals
         holds = np.concatenate(
             [
@@ -85,9 +61,9 @@ def test_holds_are_squashed_below_the_window_and_shapes_are_checked() -> None:
         decode_ranks(inst, graph, np.zeros((1, inst.num_intervals)), "sideways")
 
 
-def test_both_decodings_of_an_untrained_model_are_feasible() -> None:
+def test_both_decodings_of_an_untrained_model_are_feasible(varied_floors: Callable[..., list]) -> None:
     """Exaggerated random weights, both decodings: every sample is scored (finite), the best is the minimum."""
-    for k, inst in enumerate(varied_instances(6, seed=9)):
+    for k, inst in enumerate(varied_floors(6, seed=9, max_robots=35)):
         torch.manual_seed(k)
         model = GNNVAE(ModelConfig(hidden=8, latent=3)).eval()
         with torch.no_grad():

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import numpy as np
-import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -34,14 +33,6 @@ TINY = {
     "val_count": 1,
     "val_samples": 4,
 }
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_noisy_policy_decodes_deadlock_free_and_zero_noise_is_the_old_decoding() -> None:

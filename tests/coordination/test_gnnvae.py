@@ -3,6 +3,8 @@ and checkpoints that refuse another feature layout."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -29,37 +31,10 @@ from routelab.problems.coordination import parse_payload, score
 from routelab.solvers.coordination_heuristics import fcfs_dynamic
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread, as the solver and the training use (and the shared CI box has two cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def random_instances(count: int, seed: int) -> list:
-    """Varied small floors: crowded ones, release times, safety distances, following."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(count):
-        options: dict = {}
-        if k % 3 == 1:
-            options["release_spread"] = 5.0
-        if k % 4 == 2:
-            options["safety_distance"] = 1.5
-        if k % 2 == 1:
-            options["follow_gap"] = 0.4
-        if k % 5 == 4:
-            options["cells_per_robot"] = 5.0
-        out.append(generate_coordination(int(rng.integers(2, 31)), 1, seed * 100 + k, **options)[0])
-    return out
-
-
-def test_untrained_decoding_never_deadlocks() -> None:
+def test_untrained_decoding_never_deadlocks(varied_floors: Callable[..., list]) -> None:
     """Random weights, 20 random instances, 8 samples each: the scorer finds no cycle, 100% of the time."""
     decoded = 0
-    for k, inst in enumerate(random_instances(20, seed=11)):
+    for k, inst in enumerate(varied_floors(20, seed=11, max_robots=30)):
         torch.manual_seed(k)
         model = GNNVAE(ModelConfig(hidden=8, latent=3)).eval()
         with torch.no_grad():  # exaggerate the weights so that increments span orders of magnitude
@@ -79,10 +54,10 @@ def test_untrained_decoding_never_deadlocks() -> None:
     assert decoded == 160
 
 
-def test_arbitrary_monotone_ranks_never_deadlock() -> None:
+def test_arbitrary_monotone_ranks_never_deadlock(varied_floors: Callable[..., list]) -> None:
     """The guarantee is the rank construction's, not the model's: random, zero and huge increments alike."""
     rng = np.random.default_rng(3)
-    for inst in random_instances(15, seed=5):
+    for inst in varied_floors(15, seed=5, max_robots=30):
         graph = build_graph(inst)
         extra = np.concatenate(
             [
