@@ -137,6 +137,7 @@ class GNNVAESolver:
             "load_s": round(load_s, 3),
             "checkpoint": Path(self.checkpoint).name if self.checkpoint else "gnnvae.pt (shipped)",
             "checkpoint_epoch": record.get("best_epoch"),
+            "checkpoint_finetune_step": (record.get("finetune") or {}).get("best_step"),
         }
         if self.base:
             stats["base_objective"] = float(values[0])

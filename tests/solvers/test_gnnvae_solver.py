@@ -25,6 +25,7 @@ def test_shipped_checkpoint_solves_a_five_robot_instance(instance) -> None:
     assert sol.stats["samples"] == 16 and sol.stats["deadlocked_samples"] == 0
     assert sol.stats["decoded_objective"] == pytest.approx(sol.objective)
     assert sol.objective <= sol.stats["base_objective"] + 1e-9
+    assert sol.stats["checkpoint_finetune_step"] is not None  # the shipped checkpoint is the fine-tuned one
 
 
 def test_polish_never_makes_it_worse(instance) -> None:
