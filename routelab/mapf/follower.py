@@ -23,7 +23,7 @@ Cell costs (the cost of *entering* a cell; all >= 1, rounded to multiples of ``1
   goal); ``dynamic_per_step`` divides by the steps since then (the first version's variant).
 * ``w_agents`` -- not in the paper: extra cost where an agent stands now (0 by default; the greedy rule needed it).
 * ``oneway(v, k)`` -- not in the paper: ``w_oneway`` when the move enters a 1-wide corridor cell against the
-  corridor's preferred direction (:func:`oneway_costs`: alternating one-way passages; warehouse, 96 agents: +6 %).
+  corridor's preferred direction (:func:`oneway_costs`: alternating one-way passages; warehouse, 96 agents: +5 %).
 * ``w_flow * opposing_a(u -> v)`` -- not in the paper: a direction-dependent term on the move ``u -> v``, the net
   number of moves agent ``a`` saw through ``v`` heading the other way (towards ``u``) since its goal was assigned.
   Counts are kept per agent and axis (:func:`_note_move`) and reset with ``seen_a``; lanes form where streams
@@ -822,7 +822,7 @@ class FollowerConfig:
     w_flow: float = 0.25
     w_oneway: float = 5.0
     """Extra cost of passing through a 1-wide corridor cell against its preferred direction (:func:`oneway_costs`;
-    not in the paper). Warehouse, 6 held-out episodes, 64 / 96 / 192 agents: +4 / +6 / +7 % throughput; on
+    not in the paper). Warehouse, 6 held-out episodes, 64 / 96 / 192 agents: +3 / +5 / +8 % throughput; on
     random-32-32-10 -0.3 to -0.9 %, maps without 1-wide passages unchanged."""
     """Weight of the head-on term: entering ``v`` from ``u`` costs ``w_flow`` more per net move seen through ``v``
     in the opposite direction (towards ``u``) since the goal was assigned, so routes avoid meeting a stream head
